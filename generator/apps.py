@@ -2,4 +2,4 @@ from django.apps import AppConfig
 
 
 class GeneratorConfig(AppConfig):
-    name = 'generator'
+    name = "generator"

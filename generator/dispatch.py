@@ -176,15 +176,26 @@ def _succeed(generation, me, provider, result: ProviderResult, started: float) -
         thumb = image_files.save_content("thumbs", image_files.make_thumbnail(item.data), "image/webp")
         stored.append(
             Image(
-                generation=generation, index=index, file=name, thumbnail=thumb, width=width, height=height,
-                mime_type=mime, sha256=sha, bytes=len(item.data), thought_signature=item.thought_signature,
+                generation=generation,
+                index=index,
+                file=name,
+                thumbnail=thumb,
+                width=width,
+                height=height,
+                mime_type=mime,
+                sha256=sha,
+                bytes=len(item.data),
+                thought_signature=item.thought_signature,
                 ratio_mismatch=not image_files.ratio_matches(width, height, generation.aspect_ratio),
             )
         )
     latency = int((time.monotonic() - started) * 1000)
     cost = pricing.actual_cost(
-        provider=provider, model_id=generation.model, size=generation.size,
-        usage=result.usage, image_count=len(stored),
+        provider=provider,
+        model_id=generation.model,
+        size=generation.size,
+        usage=result.usage,
+        image_count=len(stored),
     )
     mismatch = any(img.ratio_mismatch for img in stored)
     with transaction.atomic():
@@ -202,7 +213,8 @@ def _succeed(generation, me, provider, result: ProviderResult, started: float) -
             actual_cost=cost,
             error_code="ratio_mismatch" if mismatch else "",
             error_message="The provider ignored the aspect ratio: the image's shape differs from the request."
-            if mismatch else "",
+            if mismatch
+            else "",
             attempt_log=_log_entry(generation, provider, outcome="succeeded", latency_ms=latency),
         )
         if not updated:
@@ -230,8 +242,9 @@ def _retry_or_fail(generation, me, provider, exc: RetryableError, started: float
         worker="",
         error_code=exc.code,
         error_message=str(exc),
-        attempt_log=_log_entry(generation, provider, outcome="retry", error=str(exc), status=exc.status,
-                               wait=round(wait, 3)),
+        attempt_log=_log_entry(
+            generation, provider, outcome="retry", error=str(exc), status=exc.status, wait=round(wait, 3)
+        ),
     )
     if updated:
         enqueue(generation.pk, run_after=due)
@@ -242,8 +255,9 @@ def _retry_or_fail(generation, me, provider, exc: RetryableError, started: float
 def _end(generation, me, provider, status: str, exc: ProviderError, started: float) -> str | None:
     cost = pricing.ZERO
     if provider is not None and provider.charge_failures and exc.usage:
-        cost = pricing.actual_cost(provider=provider, model_id=generation.model, size=generation.size,
-                                   usage=exc.usage, image_count=0)
+        cost = pricing.actual_cost(
+            provider=provider, model_id=generation.model, size=generation.size, usage=exc.usage, image_count=0
+        )
     with transaction.atomic():
         updated = _owned(generation, me).update(
             status=status,
@@ -267,7 +281,9 @@ def cancel(generation: Generation) -> bool:
     """Cancel a queued job now; a running one is only flagged (its call finishes)."""
     with transaction.atomic():
         canceled = Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).update(
-            status=Status.CANCELED, cancel_requested=True, finished_at=timezone.now(),
+            status=Status.CANCELED,
+            cancel_requested=True,
+            finished_at=timezone.now(),
             error_message="Canceled before it was sent.",
         )
         if canceled:
@@ -286,8 +302,7 @@ def sweep(now=None) -> dict[str, int]:
         "pk", "worker", "attempts", "attempt_log", "provider", "model"
     ):
         log_entries = _log_entry(gen, None, outcome="lease expired", error="worker stopped responding; re-queued")
-        if Generation.objects.filter(pk=gen.pk, status=Status.RUNNING, worker=gen.worker,
-                                     lease_until__lt=now).update(
+        if Generation.objects.filter(pk=gen.pk, status=Status.RUNNING, worker=gen.worker, lease_until__lt=now).update(
             status=Status.QUEUED, worker="", lease_until=None, next_attempt_at=now, attempt_log=log_entries
         ):
             requeued += 1
@@ -296,9 +311,11 @@ def sweep(now=None) -> dict[str, int]:
     # (broker restart, enqueue after a crash). Ringing again is safe.
     stale = now - timedelta(seconds=30)
     rung = 0
-    for pk in Generation.objects.filter(status=Status.QUEUED, cancel_requested=False).filter(
-        Q(next_attempt_at__lte=stale) | Q(next_attempt_at__isnull=True, created_at__lte=stale)
-    ).values_list("pk", flat=True)[:1000]:
+    for pk in (
+        Generation.objects.filter(status=Status.QUEUED, cancel_requested=False)
+        .filter(Q(next_attempt_at__lte=stale) | Q(next_attempt_at__isnull=True, created_at__lte=stale))
+        .values_list("pk", flat=True)[:1000]
+    ):
         enqueue(pk)
         rung += 1
     return {"requeued": requeued, "rung": rung}
@@ -308,9 +325,12 @@ def run_due(limit: int = 100) -> int:
     """Run every due queued job in this process (tests, and the CLI without a worker)."""
     now = timezone.now()
     done = 0
-    for pk in Generation.objects.filter(status=Status.QUEUED, cancel_requested=False).filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    ).order_by("created_at").values_list("pk", flat=True)[:limit]:
+    for pk in (
+        Generation.objects.filter(status=Status.QUEUED, cancel_requested=False)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    ):
         if run(pk):
             done += 1
     return done

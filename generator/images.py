@@ -60,8 +60,12 @@ def check_image(data: bytes, name: str = "image") -> CheckedImage:
     if fmt not in PIL_MIME:
         raise ValidationError(f"{name} is a {fmt} image; use PNG, JPEG, WebP or GIF.")
     return CheckedImage(
-        data=data, mime_type=PIL_MIME[fmt], width=width, height=height,
-        sha256=hashlib.sha256(data).hexdigest(), name=name,
+        data=data,
+        mime_type=PIL_MIME[fmt],
+        width=width,
+        height=height,
+        sha256=hashlib.sha256(data).hexdigest(),
+        name=name,
     )
 
 

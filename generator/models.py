@@ -115,9 +115,7 @@ class Generation(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="generations")
     batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="generations")
-    remix_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="remixes"
-    )
+    remix_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="remixes")
 
     prompt = models.TextField()
     style = models.ForeignKey(StylePreset, null=True, blank=True, on_delete=models.SET_NULL)

@@ -10,14 +10,28 @@ TEN_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "
 EXTREME_RATIOS = ["1:4", "4:1", "1:8", "8:1"]
 
 FLASH_25_1K = {
-    "1:1": [1024, 1024], "2:3": [832, 1248], "3:2": [1248, 832], "3:4": [864, 1184],
-    "4:3": [1184, 864], "4:5": [896, 1152], "5:4": [1152, 896], "9:16": [768, 1344],
-    "16:9": [1344, 768], "21:9": [1536, 672],
+    "1:1": [1024, 1024],
+    "2:3": [832, 1248],
+    "3:2": [1248, 832],
+    "3:4": [864, 1184],
+    "4:3": [1184, 864],
+    "4:5": [896, 1152],
+    "5:4": [1152, 896],
+    "9:16": [768, 1344],
+    "16:9": [1344, 768],
+    "21:9": [1536, 672],
 }
 GEMINI_3_1K = {
-    "1:1": [1024, 1024], "2:3": [848, 1264], "3:2": [1264, 848], "3:4": [896, 1200],
-    "4:3": [1200, 896], "4:5": [928, 1152], "5:4": [1152, 928], "9:16": [768, 1376],
-    "16:9": [1376, 768], "21:9": [1584, 672],
+    "1:1": [1024, 1024],
+    "2:3": [848, 1264],
+    "3:2": [1264, 848],
+    "3:4": [896, 1200],
+    "4:3": [1200, 896],
+    "4:5": [928, 1152],
+    "5:4": [1152, 928],
+    "9:16": [768, 1376],
+    "16:9": [1376, 768],
+    "21:9": [1584, 672],
 }
 FLASH_31_EXTREME_1K = {"1:4": [512, 2048], "4:1": [2048, 512], "1:8": [384, 3072], "8:1": [3072, 384]}
 
@@ -74,35 +88,98 @@ MODEL_CAPABILITIES = [
 ]
 
 STYLE_PRESETS = [
-    ("photorealistic", "Photorealistic", "photorealistic, natural light, sharp focus, shot on a full-frame camera, 50mm lens"),
+    (
+        "photorealistic",
+        "Photorealistic",
+        "photorealistic, natural light, sharp focus, shot on a full-frame camera, 50mm lens",
+    ),
     ("anime", "Anime", "anime style, clean cel shading, vibrant colours, expressive eyes, detailed background"),
     ("concept-art", "Concept art", "digital concept art, painterly brushwork, dramatic lighting, atmospheric depth"),
     ("minimalist", "Minimalist", "minimalist design, simple flat shapes, generous negative space, limited palette"),
     ("watercolor", "Watercolor", "watercolor painting, soft washes, visible paper texture, gentle bleeding edges"),
-    ("3d-render", "3D render", "3D render, physically based materials, global illumination, soft shadows, octane style"),
+    (
+        "3d-render",
+        "3D render",
+        "3D render, physically based materials, global illumination, soft shadows, octane style",
+    ),
     ("pixel-art", "Pixel art", "pixel art, 16-bit era, crisp pixels, limited palette, no anti-aliasing"),
-    ("product-photo", "Product photo", "professional product photography, seamless backdrop, softbox lighting, crisp detail"),
-    ("cinematic", "Cinematic", "cinematic still, anamorphic lens, shallow depth of field, film grain, moody colour grade"),
+    (
+        "product-photo",
+        "Product photo",
+        "professional product photography, seamless backdrop, softbox lighting, crisp detail",
+    ),
+    (
+        "cinematic",
+        "Cinematic",
+        "cinematic still, anamorphic lens, shallow depth of field, film grain, moody colour grade",
+    ),
 ]
 
 # slug, name, description, prompt suffix, ratio, size, style slug
 USE_CASE_PRESETS = [
-    ("social-media-post", "Social media post", "Square post that reads at a glance",
-     "eye-catching social media post, bold focal point, clean composition", "1:1", "1K", ""),
-    ("ecommerce-product", "E-commerce product shot", "Clean white background, studio light",
-     "e-commerce product shot on a clean white background, studio lighting, soft shadow, centred", "1:1", "2K",
-     "product-photo"),
-    ("anime-character", "Anime character", "Full-body character sheet",
-     "anime character design, full body, neutral pose, plain background", "2:3", "1K", "anime"),
-    ("logo-icon", "Logo / icon", "Minimalist mark on a plain background",
-     "minimalist logo icon, flat vector style, centred, plain background, no text unless quoted", "1:1", "1K",
-     "minimalist"),
-    ("game-concept-art", "Game concept art", "Wide environment establishing shot",
-     "game environment concept art, wide establishing shot, sense of scale", "21:9", "2K", "concept-art"),
-    ("poster-with-text", "Poster with text", "Put the words you need in quotes",
-     "poster design with crisp, legible typography exactly as quoted, strong layout hierarchy", "2:3", "2K", ""),
-    ("phone-wallpaper", "Phone wallpaper", "Tall 9:16 wallpaper",
-     "phone wallpaper, vertical composition, uncluttered centre for app icons", "9:16", "2K", ""),
+    (
+        "social-media-post",
+        "Social media post",
+        "Square post that reads at a glance",
+        "eye-catching social media post, bold focal point, clean composition",
+        "1:1",
+        "1K",
+        "",
+    ),
+    (
+        "ecommerce-product",
+        "E-commerce product shot",
+        "Clean white background, studio light",
+        "e-commerce product shot on a clean white background, studio lighting, soft shadow, centred",
+        "1:1",
+        "2K",
+        "product-photo",
+    ),
+    (
+        "anime-character",
+        "Anime character",
+        "Full-body character sheet",
+        "anime character design, full body, neutral pose, plain background",
+        "2:3",
+        "1K",
+        "anime",
+    ),
+    (
+        "logo-icon",
+        "Logo / icon",
+        "Minimalist mark on a plain background",
+        "minimalist logo icon, flat vector style, centred, plain background, no text unless quoted",
+        "1:1",
+        "1K",
+        "minimalist",
+    ),
+    (
+        "game-concept-art",
+        "Game concept art",
+        "Wide environment establishing shot",
+        "game environment concept art, wide establishing shot, sense of scale",
+        "21:9",
+        "2K",
+        "concept-art",
+    ),
+    (
+        "poster-with-text",
+        "Poster with text",
+        "Put the words you need in quotes",
+        "poster design with crisp, legible typography exactly as quoted, strong layout hierarchy",
+        "2:3",
+        "2K",
+        "",
+    ),
+    (
+        "phone-wallpaper",
+        "Phone wallpaper",
+        "Tall 9:16 wallpaper",
+        "phone wallpaper, vertical composition, uncluttered centre for app icons",
+        "9:16",
+        "2K",
+        "",
+    ),
 ]
 
 
@@ -130,8 +207,13 @@ def seed_defaults(apps=None) -> dict[str, int]:
         _, made = Preset.objects.get_or_create(
             slug=slug,
             defaults={
-                "name": name, "description": description, "prompt_suffix": suffix,
-                "aspect_ratio": ratio, "size": size, "style": style, "sort_order": order,
+                "name": name,
+                "description": description,
+                "prompt_suffix": suffix,
+                "aspect_ratio": ratio,
+                "size": size,
+                "style": style,
+                "sort_order": order,
             },
         )
         created["presets"] += made

@@ -1,3 +1,202 @@
-from django.shortcuts import render
+from __future__ import annotations
 
-# Create your views here.
+import json
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import dispatch, generations
+from .forms import GenerationForm
+from .models import Generation, Image, ModelCapability, Preset, ReferenceImage
+from .providers.registry import providers
+
+GALLERY_PAGE_SIZE = 24
+
+
+def visible_generations(user):
+    return Generation.objects.filter(Generation.visible_q(user), deleted_at__isnull=True)
+
+
+def visible_images(user):
+    return Image.objects.filter(Generation.visible_q(user, "generation__"), generation__deleted_at__isnull=True)
+
+
+def composer_context(form: GenerationForm) -> dict:
+    configured = providers()
+    capabilities = list(ModelCapability.objects.filter(active=True))
+    selected = form["model"].value()
+    current = next((c for c in capabilities if c.model_id == selected), capabilities[0] if capabilities else None)
+    return {
+        "current_model": current,
+        "current_ratio": form["aspect_ratio"].value() or "1:1",
+        "current_size": form["size"].value() or (current.default_size if current else "1K"),
+        "form": form,
+        "only_demo": all(p.is_demo for p in configured.values()),
+        "composer_config": {
+            "models": {
+                c.model_id: {
+                    "label": c.label,
+                    "sizes": c.sizes,
+                    "ratios": c.aspect_ratios,
+                    "maxRefs": c.max_reference_images,
+                }
+                for c in capabilities
+            },
+            "providers": {
+                p.name: [c.model_id for c in capabilities if p.serves(c.model_id)] for p in configured.values()
+            },
+            "presets": {
+                p.slug: {"ratio": p.aspect_ratio, "size": p.size, "style": p.style.slug if p.style else ""}
+                for p in Preset.objects.filter(active=True).select_related("style")
+            },
+        },
+        "capabilities": capabilities,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def compose(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = GenerationForm(request.POST, request.FILES, user=request.user)
+        if form.is_valid():
+            generation = generations.submit(request.user, form.cleaned_data)
+            return redirect(generation)
+        return render(request, "generator/compose.html", composer_context(form), status=400)
+    initial = {}
+    model = ModelCapability.objects.filter(active=True).first()
+    if model:
+        initial = {"model": model.model_id, "size": model.default_size, "aspect_ratio": "1:1"}
+    form = GenerationForm(initial=initial, user=request.user)
+    return render(request, "generator/compose.html", composer_context(form))
+
+
+@require_POST
+def quote(request: HttpRequest) -> HttpResponse:
+    """The price of exactly the request in the form, for the composer (htmx)."""
+    form = GenerationForm(request.POST, user=request.user)
+    form.is_valid()
+    data = form.cleaned_data
+    estimate = None
+    if all(k in data for k in ("model", "size", "n", "provider_config", "prompt")) and not form.errors:
+        estimate = generations.quote_for(data)
+    return render(
+        request,
+        "generator/compose.html#quote",
+        {"estimate": estimate, "errors": form.errors, "is_demo": data.get("provider") == "demo"},
+    )
+
+
+@require_GET
+def generation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    generation = get_object_or_404(visible_generations(request.user).select_related("user", "style", "preset"), pk=pk)
+    template = "generator/generation.html#status" if request.htmx else "generator/generation.html"
+    return render(
+        request,
+        template,
+        {
+            "generation": generation,
+            "images": generation.images.all(),
+            "references": generation.references.select_related("source_image"),
+        },
+    )
+
+
+@require_POST
+def generation_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    generation = get_object_or_404(visible_generations(request.user), pk=pk)
+    if generation.user_id != request.user.pk and not request.user.is_staff:
+        raise Http404
+    dispatch.cancel(generation)
+    return redirect(generation)
+
+
+@require_GET
+def gallery(request: HttpRequest) -> HttpResponse:
+    images = (
+        visible_images(request.user).select_related("generation", "generation__user").order_by("-created_at", "-id")
+    )
+    page = Paginator(images, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "generator/gallery.html", {"page": page})
+
+
+@require_GET
+def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    image = get_object_or_404(
+        visible_images(request.user).select_related(
+            "generation", "generation__user", "generation__style", "generation__preset"
+        ),
+        pk=pk,
+    )
+    generation = image.generation
+    return render(
+        request,
+        "generator/image.html",
+        {
+            "image": image,
+            "generation": generation,
+            "siblings": generation.images.exclude(pk=image.pk),
+            "references": generation.references.select_related("source_image"),
+        },
+    )
+
+
+def _serve(name: str, mime_type: str, download_name: str | None = None) -> HttpResponse:
+    if not default_storage.exists(name):
+        raise Http404("The file is missing from storage.")
+    if settings.STORAGES["default"]["BACKEND"].endswith("S3Storage"):
+        return redirect(default_storage.url(name))  # short-lived signed URL
+    response = FileResponse(
+        default_storage.open(name, "rb"),
+        content_type=mime_type,
+        as_attachment=download_name is not None,
+        filename=download_name or "",
+    )
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@require_GET
+def image_file(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
+    if variant not in ("original", "thumb", "download"):
+        raise Http404
+    image = get_object_or_404(visible_images(request.user), pk=pk)
+    if variant == "thumb" and image.thumbnail:
+        return _serve(image.thumbnail.name, "image/webp")
+    download = None
+    if variant == "download":
+        download = f"nanobanana-{image.generation_id}-{image.index}.{image.file.name.rsplit('.', 1)[-1]}"
+    return _serve(image.file.name, image.mime_type, download)
+
+
+@require_GET
+def reference_file(request: HttpRequest, pk: int) -> HttpResponse:
+    ref = get_object_or_404(ReferenceImage.objects.filter(Generation.visible_q(request.user, "generation__")), pk=pk)
+    return _serve(ref.file.name, ref.mime_type)
+
+
+@login_not_required
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        database = "ok"
+    except Exception as exc:  # pragma: no cover - depends on a broken database
+        database = f"error: {type(exc).__name__}"
+    ok = database == "ok"
+    return JsonResponse(
+        {
+            "status": "ok" if ok else "error",
+            "database": database,
+            "queued": Generation.objects.filter(status=Generation.Status.QUEUED).count() if ok else None,
+        },
+        status=200 if ok else 503,
+        json_dumps_params={"indent": None},
+        encoder=json.JSONEncoder,
+    )

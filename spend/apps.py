@@ -2,4 +2,4 @@ from django.apps import AppConfig
 
 
 class SpendConfig(AppConfig):
-    name = 'spend'
+    name = "spend"

@@ -17,8 +17,12 @@ from .models import SpendEntry
 def reserve(generation) -> None:
     if generation.estimated_cost:
         SpendEntry.objects.create(
-            user_id=generation.user_id, generation=generation, kind=SpendEntry.Kind.RESERVE,
-            amount=generation.estimated_cost, provider=generation.provider, model=generation.model,
+            user_id=generation.user_id,
+            generation=generation,
+            kind=SpendEntry.Kind.RESERVE,
+            amount=generation.estimated_cost,
+            provider=generation.provider,
+            model=generation.model,
         )
 
 
@@ -27,14 +31,22 @@ def settle(generation, actual: Decimal) -> None:
     release(generation)
     if actual:
         SpendEntry.objects.create(
-            user_id=generation.user_id, generation=generation, kind=SpendEntry.Kind.SETTLE,
-            amount=actual, provider=generation.shown_provider, model=generation.shown_model,
+            user_id=generation.user_id,
+            generation=generation,
+            kind=SpendEntry.Kind.SETTLE,
+            amount=actual,
+            provider=generation.shown_provider,
+            model=generation.shown_model,
         )
 
 
 def release(generation) -> None:
     if generation.estimated_cost:
         SpendEntry.objects.create(
-            user_id=generation.user_id, generation=generation, kind=SpendEntry.Kind.RELEASE,
-            amount=-generation.estimated_cost, provider=generation.provider, model=generation.model,
+            user_id=generation.user_id,
+            generation=generation,
+            kind=SpendEntry.Kind.RELEASE,
+            amount=-generation.estimated_cost,
+            provider=generation.provider,
+            model=generation.model,
         )

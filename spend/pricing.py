@@ -44,7 +44,13 @@ def estimate_prompt_tokens(prompt: str) -> int:
 
 
 def quote(
-    *, provider, capability, size: str, n: int, reference_count: int = 0, prompt: str = "",
+    *,
+    provider,
+    capability,
+    size: str,
+    n: int,
+    reference_count: int = 0,
+    prompt: str = "",
     at: datetime | None = None,
 ) -> Decimal:
     """Estimated cost of one request: n images at this size, inputs included."""
@@ -59,8 +65,7 @@ def quote(
     image_tokens = int(capability.output_tokens.get(size, 0)) * n
     input_tokens = estimate_prompt_tokens(prompt) + reference_count * capability.input_image_tokens
     return money(
-        (Decimal(image_tokens) * price.image_output_per_mtok + Decimal(input_tokens) * price.input_per_mtok)
-        / MILLION
+        (Decimal(image_tokens) * price.image_output_per_mtok + Decimal(input_tokens) * price.input_per_mtok) / MILLION
     )
 
 
@@ -95,8 +100,9 @@ def cost_from_usage(model_id: str, usage: dict, at: datetime | None = None) -> D
     )
 
 
-def actual_cost(*, provider, model_id: str, size: str, usage: dict, image_count: int,
-                at: datetime | None = None) -> Decimal:
+def actual_cost(
+    *, provider, model_id: str, size: str, usage: dict, image_count: int, at: datetime | None = None
+) -> Decimal:
     if provider is None or provider.is_demo:
         return ZERO
     if provider.billing != "per_call":

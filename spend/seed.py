@@ -36,14 +36,20 @@ def seed_prices(apps=None) -> int:
     for model_id, (inp, image, text) in MODEL_PRICES.items():
         if not ModelPrice.objects.filter(model_id=model_id).exists():
             ModelPrice.objects.create(
-                model_id=model_id, effective_from=SEED_FROM, input_per_mtok=Decimal(inp),
-                image_output_per_mtok=Decimal(image), text_output_per_mtok=Decimal(text),
+                model_id=model_id,
+                effective_from=SEED_FROM,
+                input_per_mtok=Decimal(inp),
+                image_output_per_mtok=Decimal(image),
+                text_output_per_mtok=Decimal(text),
                 note="Gemini Developer API paid tier (seeded)",
             )
             created += 1
     for provider, model_id, size, price in CALL_PRICES:
         _, made = CallPrice.objects.get_or_create(
-            provider=provider, model_id=model_id, size=size, quality="",
+            provider=provider,
+            model_id=model_id,
+            size=size,
+            quality="",
             defaults={"price_per_image": Decimal(price), "effective_from": SEED_FROM},
         )
         created += made

@@ -14,3 +14,7 @@ os.environ.setdefault("DEMO_LATENCY_SECONDS", "0")
 os.environ["HUEY_IMMEDIATE"] = "1"
 for _name in ("GEMINI_API_KEY", "OPENAI_IMAGES_BASE_URL", "OPENAI_CHAT_BASE_URL", "PROVIDERS_JSON"):
     os.environ.pop(_name, None)
+if not os.environ.get("DATABASE_URL"):
+    # A file, not :memory:, so threads in concurrency tests get real SQLite locking
+    # (WAL + IMMEDIATE transactions), as in production.
+    os.environ.setdefault("TEST_DATABASE_NAME", os.path.join(_data, "test.sqlite3"))

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import random
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from . import images as image_files
+from .models import Generation, Image, ModelCapability, Preset, StylePreset
+from .providers.registry import default_provider, providers
+
+
+def provider_choices() -> list[tuple[str, str]]:
+    return [(p.name, p.display_name) for p in providers().values()]
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        if not data:
+            return []
+        files = data if isinstance(data, (list, tuple)) else [data]
+        return [super(MultipleImageField, self).clean(f, initial) for f in files]
+
+
+class GenerationForm(forms.Form):
+    """Every rule about what may be sent lives here; the composer and the CLI share it."""
+
+    prompt = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "Describe the image…"}),
+        max_length=settings.PROMPT_MAX_CHARS,
+        strip=True,
+        error_messages={
+            "required": "Write a prompt first.",
+            "max_length": "The prompt is %(show_value)d characters; the limit is %(limit_value)d.",
+        },
+    )
+    provider = forms.ChoiceField(choices=provider_choices)
+    model = forms.ModelChoiceField(
+        queryset=ModelCapability.objects.filter(active=True), to_field_name="model_id", empty_label=None
+    )
+    aspect_ratio = forms.CharField(max_length=8, initial="1:1")
+    size = forms.CharField(max_length=8, initial="1K")
+    n = forms.IntegerField(min_value=1, max_value=4, initial=1, label="Images")
+    style = forms.ModelChoiceField(
+        queryset=StylePreset.objects.filter(active=True),
+        to_field_name="slug",
+        required=False,
+        empty_label="No style",
+    )
+    preset = forms.ModelChoiceField(
+        queryset=Preset.objects.filter(active=True),
+        to_field_name="slug",
+        required=False,
+        empty_label="No use-case preset",
+    )
+    references = MultipleImageField(required=False, label="Reference images")
+    # Gallery images used as references (edit / combine): the lineage link.
+    source_images = forms.ModelMultipleChoiceField(
+        queryset=Image.objects.none(), required=False, widget=forms.MultipleHiddenInput
+    )
+    seed = forms.IntegerField(required=False, min_value=0, max_value=2**53)
+    visibility = forms.ChoiceField(choices=Generation.Visibility.choices, initial=Generation.Visibility.TEAM)
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["provider"].choices = provider_choices()
+        default = default_provider()
+        if default:
+            self.fields["provider"].initial = default.name
+        if user is not None:
+            self.fields["source_images"].queryset = Image.objects.filter(
+                Generation.visible_q(user, "generation__"), generation__deleted_at__isnull=True
+            )
+
+    def clean_references(self):
+        checked = []
+        for upload in self.cleaned_data.get("references") or []:
+            if upload.size > settings.REFERENCE_MAX_BYTES:
+                raise ValidationError(
+                    f"{upload.name} is {upload.size / 1_048_576:.1f} MB; "
+                    f"the limit is {settings.REFERENCE_MAX_BYTES // 1_048_576} MB."
+                )
+            checked.append(image_files.check_image(upload.read(), upload.name))
+        return checked
+
+    def clean(self):
+        data = super().clean()
+        capability: ModelCapability | None = data.get("model")
+        provider_name = data.get("provider")
+        if capability is None or not provider_name:
+            return data
+        provider = providers()[provider_name]
+        if not provider.serves(capability.model_id):
+            self.add_error("model", f"{provider.display_name} does not offer {capability.label}.")
+        preset: Preset | None = data.get("preset")
+        if preset and not data.get("style") and preset.style_id:
+            data["style"] = preset.style
+        ratio, size = data.get("aspect_ratio"), data.get("size")
+        if ratio and ratio not in capability.aspect_ratios:
+            self.add_error(
+                "aspect_ratio",
+                f"{capability.label} does not support aspect ratio {ratio}; choose one of "
+                f"{', '.join(capability.aspect_ratios)}.",
+            )
+        if size and size not in capability.sizes:
+            self.add_error(
+                "size", f"{capability.label} does not support size {size}; choose one of {', '.join(capability.sizes)}."
+            )
+        refs = len(data.get("references") or []) + len(data.get("source_images") or [])
+        if refs > capability.max_reference_images:
+            self.add_error(
+                "references",
+                f"{capability.label} takes at most {capability.max_reference_images} reference images; "
+                f"you gave {refs}.",
+            )
+        data["provider_config"] = provider
+        if data.get("seed") is None:
+            data["seed"] = random.randrange(2**31)
+        return data

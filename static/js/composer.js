@@ -1,0 +1,43 @@
+// Keeps the ratio, size and reference limit in step with the chosen model and preset.
+(function () {
+  const config = JSON.parse(document.getElementById("composer-config").textContent);
+  const form = document.getElementById("composer");
+  const provider = document.getElementById("id_provider");
+  const model = document.getElementById("id_model");
+  const ratio = document.getElementById("id_aspect_ratio");
+  const size = document.getElementById("id_size");
+  const style = document.getElementById("id_style");
+  const preset = document.getElementById("id_preset");
+  const refLimit = document.getElementById("ref-limit");
+
+  function fill(select, values, wanted) {
+    const keep = values.includes(wanted) ? wanted : (values.includes(select.value) ? select.value : values[0]);
+    select.replaceChildren(...values.map((v) => new Option(v, v, false, v === keep)));
+  }
+
+  function syncModels() {
+    const allowed = config.providers[provider.value] || [];
+    for (const option of model.options) option.hidden = option.disabled = !allowed.includes(option.value);
+    if (!allowed.includes(model.value) && allowed.length) model.value = allowed[0];
+  }
+
+  function syncModel(wantedRatio, wantedSize) {
+    const caps = config.models[model.value];
+    if (!caps) return;
+    fill(ratio, caps.ratios, wantedRatio);
+    fill(size, caps.sizes, wantedSize || (caps.sizes.includes("1K") ? "1K" : caps.sizes[0]));
+    refLimit.textContent = `(up to ${caps.maxRefs} for ${caps.label}; PNG, JPEG, WebP; 20 MB each)`;
+  }
+
+  provider.addEventListener("change", () => { syncModels(); syncModel(); });
+  model.addEventListener("change", () => syncModel(ratio.value, size.value));
+  preset.addEventListener("change", () => {
+    const p = config.presets[preset.value];
+    if (!p) return;
+    syncModel(p.ratio || ratio.value, p.size || size.value);
+    if (p.style && style && !style.value) style.value = p.style;
+    form.dispatchEvent(new Event("change"));
+  });
+  syncModels();
+  syncModel(ratio.value, size.value);
+})();

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from generator.models import Generation
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_page_but_login_and_healthz_needs_a_login(client, make_generation):
+    generation = make_generation()
+    image = generation.images.get()
+    for url in [
+        reverse("generator:compose"),
+        reverse("generator:gallery"),
+        generation.get_absolute_url(),
+        image.get_absolute_url(),
+        reverse("generator:image_file", args=[image.pk, "original"]),
+    ]:
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/login/"), url
+    assert client.get(reverse("login")).status_code == 200
+    health = client.get(reverse("generator:healthz"))
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+
+
+def test_compose_page_lists_models_presets_and_the_demo_hint(alice_client):
+    page = alice_client.get(reverse("generator:compose")).content.decode()
+    for text in ["Nano Banana Pro", "Nano Banana 2", "Watercolor", "Phone wallpaper", "GEMINI_API_KEY", "16:9"]:
+        assert text in page
+
+
+def test_compose_post_queues_and_redirects_to_progress(alice_client, user):
+    response = alice_client.post(
+        reverse("generator:compose"),
+        {
+            "prompt": "a lighthouse",
+            "provider": "demo",
+            "model": "gemini-3.1-flash-image-preview",
+            "aspect_ratio": "1:4",
+            "size": "1K",
+            "n": 1,
+            "visibility": "team",
+        },
+    )
+    generation = Generation.objects.get()
+    assert response.status_code == 302 and response["Location"] == generation.get_absolute_url()
+    assert generation.status == "queued" and generation.user == user
+    page = alice_client.get(generation.get_absolute_url()).content.decode()
+    assert 'hx-trigger="every 1s"' in page and "Queued" in page
+
+
+def test_status_partial_stops_polling_when_done(alice_client, make_generation):
+    generation = make_generation()
+    partial = alice_client.get(generation.get_absolute_url(), headers={"HX-Request": "true"}).content.decode()
+    assert "<html" not in partial
+    assert "every 1s" not in partial and "Succeeded" in partial
+
+
+def test_failure_reason_is_shown(alice_client, make_generation):
+    generation = make_generation(run=False)
+    Generation.objects.filter(pk=generation.pk).update(
+        status="blocked", error_message="Blocked for safety (IMAGE_SAFETY)"
+    )
+    page = alice_client.get(generation.get_absolute_url()).content.decode()
+    assert "Blocked for safety (IMAGE_SAFETY)" in page
+
+
+def test_quote_partial(alice_client):
+    response = alice_client.post(
+        reverse("generator:quote"),
+        {
+            "prompt": "x",
+            "provider": "demo",
+            "model": "gemini-3-pro-image-preview",
+            "aspect_ratio": "1:1",
+            "size": "4K",
+            "n": 2,
+            "visibility": "team",
+        },
+    )
+    assert "Estimated $0" in response.content.decode() and "demo" in response.content.decode()
+
+
+def test_gallery_and_detail_show_metadata(alice_client, make_generation):
+    generation = make_generation(style="watercolor", preset="poster-with-text", aspect_ratio="2:3", size="2K")
+    image = generation.images.get()
+    gallery = alice_client.get(reverse("generator:gallery")).content.decode()
+    assert reverse("generator:image_file", args=[image.pk, "thumb"]) in gallery
+    detail = alice_client.get(image.get_absolute_url()).content.decode()
+    for text in [
+        generation.prompt,
+        "Watercolor",
+        "soft washes",
+        "Poster with text",
+        "gemini-3-pro-image-preview",
+        "demo",
+        "2:3 · 2K",
+        "1696×2528",
+        "alice",
+        "Attempts",
+        "Latency",
+        "Download original",
+    ]:
+        assert text in detail, text
+    thumb = alice_client.get(reverse("generator:image_file", args=[image.pk, "thumb"]))
+    assert thumb["Content-Type"] == "image/webp"
+    download = alice_client.get(reverse("generator:image_file", args=[image.pk, "download"]))
+    assert "attachment" in download["Content-Disposition"]
+    assert b"".join(download.streaming_content)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_private_generations_are_404_for_others(client, make_generation, other_user):
+    generation = make_generation(visibility="private")
+    image = generation.images.get()
+    client.force_login(other_user)
+    for url in [
+        generation.get_absolute_url(),
+        image.get_absolute_url(),
+        reverse("generator:image_file", args=[image.pk, "original"]),
+        reverse("generator:image_file", args=[image.pk, "thumb"]),
+    ]:
+        assert client.get(url).status_code == 404, url
+    assert (
+        reverse("generator:image_file", args=[image.pk, "thumb"])
+        not in client.get(reverse("generator:gallery")).content.decode()
+    )
+
+
+def test_unknown_file_variant_is_404(alice_client, make_generation):
+    image = make_generation().images.get()
+    assert alice_client.get(f"/files/images/{image.pk}/secret/").status_code == 404
