@@ -1,9 +1,14 @@
-"""One generation, end to end: claim -> call -> store -> settle.
+"""One generation, end to end: route -> limits -> claim -> call -> store -> settle.
 
 The Generation row is the only truth. A worker owns a row while `worker` holds its id
 and `lease_until` is in the future; every transition is a guarded UPDATE that checks
 both, so a duplicate doorbell, a crashed worker or a sweeper re-queue can never make a
 job run twice to completion, store its images twice, or charge twice.
+
+Before the claim a job picks its route (the requested provider/model, or a fallback
+when the breaker is open: generator/fallbacks.py) and takes its limit permits
+(generator/limits.py). A job held back by a breaker or a limit is rescheduled without
+being claimed, so `attempts` counts only calls actually sent.
 """
 
 from __future__ import annotations
@@ -26,9 +31,12 @@ from django.utils import timezone
 
 from spend import budgets, pricing
 
+from . import breakers, fallbacks, keys, limits
 from . import images as image_files
+from .fallbacks import Route
 from .models import Generation, Image, ModelCapability
 from .providers.base import (
+    AuthError,
     BlockedError,
     ProviderError,
     ProviderRequest,
@@ -36,7 +44,7 @@ from .providers.base import (
     ReferenceInput,
     RetryableError,
 )
-from .providers.registry import ProviderConfig, get_provider, protocol_module
+from .providers.registry import ProviderConfig, protocol_module
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +92,17 @@ def _owned(generation: Generation, me: str):
     return Generation.objects.filter(pk=generation.pk, status=Status.RUNNING, worker=me)
 
 
-def build_request(generation: Generation, capability: ModelCapability | None) -> ProviderRequest:
+def build_request(generation: Generation, route: Route) -> ProviderRequest:
     from django.core.files.storage import default_storage
 
+    capability = route.capability
     references = []
     for ref in generation.references.all():
         with default_storage.open(ref.file.name, "rb") as fh:
             references.append(ReferenceInput(data=fh.read(), mime_type=ref.mime_type))
     return ProviderRequest(
         prompt=generation.full_prompt,
-        model=generation.model,
+        model=route.model,
         aspect_ratio=generation.aspect_ratio,
         size=generation.size,
         n=generation.n,
@@ -104,10 +113,9 @@ def build_request(generation: Generation, capability: ModelCapability | None) ->
     )
 
 
-def call_provider(provider: ProviderConfig, request: ProviderRequest) -> ProviderResult:
-    keys = provider.api_keys()
+def call_provider(provider: ProviderConfig, request: ProviderRequest, api_key: str = "") -> ProviderResult:
     module = protocol_module(provider.protocol)
-    return module.generate(provider, request, keys[0] if keys else "")
+    return module.generate(provider, request, api_key)
 
 
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
@@ -119,55 +127,140 @@ def backoff_seconds(attempt: int, retry_after: float | None) -> float:
     return wait
 
 
+def _due(generation_id: int) -> Generation | None:
+    now = timezone.now()
+    return (
+        Generation.objects.filter(pk=generation_id, status=Status.QUEUED, cancel_requested=False)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .first()
+    )
+
+
 def run(generation_id: int) -> str | None:
-    """Run one generation if it is due and unclaimed; return its final status."""
-    me = worker_id()
-    generation = claim(generation_id, me)
+    """Run one generation if it is due and unclaimed; return its status after this step."""
+    generation = _due(generation_id)
     if generation is None:
         return None
-    provider = get_provider(generation.provider)
+    route = _pick_route(generation)
+    if route is None:
+        return None  # held back by an open breaker; rescheduled
+    me = worker_id()
+    permit = limits.Permit(ok=True, holder=me)
+    if route.provider is not None:
+        permit = limits.acquire(
+            limits.limits_for(route.provider, route.model), me, settings.GENERATION_LEASE_SECONDS
+        )
+    if not permit.ok:
+        _hold(generation, permit.wait, f"Waiting: {permit.reason}.")
+        return None
+    try:
+        if permit.wait:
+            time.sleep(permit.wait)  # our RPM turn is reserved and less than a second away
+        claimed = claim(generation_id, me)
+        if claimed is None:
+            return None
+        return _attempt(claimed, me, route)
+    finally:
+        limits.release(permit)
+
+
+def _pick_route(generation: Generation) -> Route | None:
+    route = fallbacks.current(generation)
+    if route.provider is None:
+        return route  # fails in _attempt with a clear message
+    verdict = breakers.check(route.scope)
+    if verdict.allowed:
+        return route
+    fallback, _ = fallbacks.next_route(generation, route)
+    if fallback is not None:
+        entry = _log_entry(
+            generation,
+            route,
+            outcome="fallback",
+            error=f"circuit breaker open after {verdict.failures} failures in a row; using {fallback}",
+        )
+        if Generation.objects.filter(
+            pk=generation.pk,
+            status=Status.QUEUED,
+            used_provider=generation.used_provider,
+            used_model=generation.used_model,
+        ).update(used_provider=fallback.provider_name, used_model=fallback.model, attempt_log=entry):
+            return fallback
+        return None
+    _hold(
+        generation,
+        verdict.wait,
+        f"Waiting: {route} failed {verdict.failures} times in a row, so its circuit breaker is open "
+        f"for {verdict.wait:.0f} s.",
+    )
+    return None
+
+
+def _hold(generation: Generation, wait: float, reason: str) -> None:
+    """Reschedule a job a limit or breaker held back. Not an attempt: nothing was sent."""
+    due = timezone.now() + timedelta(seconds=wait)
+    if Generation.objects.filter(pk=generation.pk, status=Status.QUEUED, cancel_requested=False).update(
+        next_attempt_at=due, error_code="waiting", error_message=reason
+    ):
+        enqueue(generation.pk, run_after=due)
+
+
+def _attempt(generation: Generation, me: str, route: Route) -> str | None:
+    provider = route.provider
     started = time.monotonic()
+    key = None
     try:
         if provider is None:
             raise ProviderError(
-                f"Provider {generation.provider!r} is not configured on this server",
+                f"Provider {route.provider_name!r} is not configured on this server",
                 hint="set its environment variables (see the README) and restart the worker",
             )
-        capability = ModelCapability.objects.filter(model_id=generation.model).first()
-        result = call_provider(provider, build_request(generation, capability))
+        key = keys.pick(provider)
+        if key is None:
+            raise AuthError(
+                f"Every key for {provider.display_name} has been refused: "
+                + ", ".join(keys.set_aside_labels(provider)),
+                hint=f"put working keys in {provider.key_env} and re-enable them in the admin (Set-aside API keys)",
+            )
+        result = call_provider(provider, build_request(generation, route), key.key)
         if not result.images:
             raise BlockedError(
                 "The provider returned no image" + (f" ({result.finish_reason})" if result.finish_reason else ""),
                 reason=result.finish_reason or "NO_IMAGE",
                 usage=result.usage,
             )
-        return _succeed(generation, me, provider, result, started)
+        breakers.record_success(route.scope)
+        return _succeed(generation, me, route, result, started)
+    except AuthError as exc:
+        return _key_refused(generation, me, route, key, exc, started)
     except RetryableError as exc:
-        return _retry_or_fail(generation, me, provider, exc, started)
+        breakers.record_failure(route.scope, str(exc))
+        return _retry_or_fail(generation, me, route, exc, started)
     except BlockedError as exc:
-        return _end(generation, me, provider, Status.BLOCKED, exc, started)
+        return _end(generation, me, route, Status.BLOCKED, exc, started)
     except ProviderError as exc:
-        return _end(generation, me, provider, Status.FAILED, exc, started)
+        return _end(generation, me, route, Status.FAILED, exc, started)
     except Exception as exc:
         log.exception("generation %s: unexpected error", generation.pk)
         error = ProviderError(f"Internal error while generating: {type(exc).__name__}: {exc}")
-        return _end(generation, me, provider, Status.FAILED, error, started)
+        return _end(generation, me, route, Status.FAILED, error, started)
 
 
-def _log_entry(generation: Generation, provider: ProviderConfig | None, **fields) -> list:
+def _log_entry(generation: Generation, route: Route | None, **fields) -> list:
     return [
         *generation.attempt_log,
         {
             "n": generation.attempts,
             "at": timezone.now().isoformat(),
-            "provider": provider.name if provider else generation.provider,
-            "model": generation.model,
+            "provider": route.provider_name if route else (generation.used_provider or generation.provider),
+            "model": route.model if route else (generation.used_model or generation.model),
             **fields,
         },
     ]
 
 
-def _succeed(generation, me, provider, result: ProviderResult, started: float) -> str | None:
+def _succeed(generation, me, route: Route, result: ProviderResult, started: float) -> str | None:
+    provider = route.provider
     stored = []
     for index, item in enumerate(result.images):
         mime, width, height = image_files.probe(item.data)
@@ -192,7 +285,7 @@ def _succeed(generation, me, provider, result: ProviderResult, started: float) -
     latency = int((time.monotonic() - started) * 1000)
     cost = pricing.actual_cost(
         provider=provider,
-        model_id=generation.model,
+        model_id=route.model,
         size=generation.size,
         usage=result.usage,
         image_count=len(stored),
@@ -208,14 +301,14 @@ def _succeed(generation, me, provider, result: ProviderResult, started: float) -
             usage=result.usage,
             finish_reason=result.finish_reason,
             response_id=result.response_id,
-            used_provider=provider.name,
-            used_model=generation.model,
+            used_provider=route.provider_name,
+            used_model=route.model,
             actual_cost=cost,
             error_code="ratio_mismatch" if mismatch else "",
             error_message="The provider ignored the aspect ratio: the image's shape differs from the request."
             if mismatch
             else "",
-            attempt_log=_log_entry(generation, provider, outcome="succeeded", latency_ms=latency),
+            attempt_log=_log_entry(generation, route, outcome="succeeded", latency_ms=latency),
         )
         if not updated:
             # Our lease was taken (we were too slow and the sweeper re-queued the job):
@@ -229,11 +322,43 @@ def _succeed(generation, me, provider, result: ProviderResult, started: float) -
     return Status.SUCCEEDED
 
 
-def _retry_or_fail(generation, me, provider, exc: RetryableError, started: float) -> str | None:
-    if generation.attempts >= settings.GENERATION_MAX_ATTEMPTS:
-        exc.message = f"{exc.message} (gave up after {generation.attempts} attempts)"
-        return _end(generation, me, provider, Status.FAILED, exc, started)
-    wait = backoff_seconds(generation.attempts, exc.retry_after)
+def _route_attempts(generation: Generation, route: Route) -> int:
+    """Calls already made on this route that ended in a retry, plus the one that just failed."""
+    earlier = sum(
+        1
+        for e in generation.attempt_log
+        if e.get("outcome") == "retry" and e.get("provider") == route.provider_name and e.get("model") == route.model
+    )
+    return earlier + 1
+
+
+def _retry_or_fail(generation, me, route: Route, exc: RetryableError, started: float) -> str | None:
+    if Generation.objects.filter(pk=generation.pk, cancel_requested=True).exists():
+        exc.message = f"Canceled: the last call failed ({exc.message}) and no retry was made"
+        exc.hint = ""
+        return _end(generation, me, route, Status.CANCELED, exc, started)
+    tries = _route_attempts(generation, route)
+    if tries >= settings.GENERATION_MAX_ATTEMPTS:
+        fallback, skipped = fallbacks.next_route(generation, route)
+        if fallback is not None:
+            return _switch(generation, me, route, fallback, f"gave up after {tries} attempts: {exc}")
+        exc.message = f"{exc.message} (gave up after {tries} attempts on {route})"
+        if skipped:
+            exc.hint = "no fallback could take it: " + "; ".join(skipped)
+        return _end(generation, me, route, Status.FAILED, exc, started)
+    wait = backoff_seconds(tries, exc.retry_after)
+    return _requeue(
+        generation,
+        me,
+        route,
+        wait,
+        exc,
+        outcome="retry",
+        retry_after=exc.retry_after,
+    )
+
+
+def _requeue(generation, me, route: Route, wait: float, exc: ProviderError, **fields) -> str | None:
     due = timezone.now() + timedelta(seconds=wait)
     updated = _owned(generation, me).update(
         status=Status.QUEUED,
@@ -242,21 +367,51 @@ def _retry_or_fail(generation, me, provider, exc: RetryableError, started: float
         worker="",
         error_code=exc.code,
         error_message=str(exc),
-        attempt_log=_log_entry(
-            generation, provider, outcome="retry", error=str(exc), status=exc.status, wait=round(wait, 3)
-        ),
+        attempt_log=_log_entry(generation, route, error=str(exc), status=exc.status, wait=round(wait, 3), **fields),
     )
     if updated:
-        enqueue(generation.pk, run_after=due)
+        enqueue(generation.pk, run_after=due if wait > 0 else None)
         return Status.QUEUED
     return None
 
 
-def _end(generation, me, provider, status: str, exc: ProviderError, started: float) -> str | None:
+def _switch(generation, me, route: Route, fallback: Route, why: str) -> str | None:
+    updated = _owned(generation, me).update(
+        status=Status.QUEUED,
+        next_attempt_at=timezone.now(),
+        lease_until=None,
+        worker="",
+        used_provider=fallback.provider_name,
+        used_model=fallback.model,
+        error_code="fallback",
+        error_message=f"{route} {why}; falling back to {fallback}.",
+        attempt_log=_log_entry(generation, route, outcome="fallback", error=f"{why}; using {fallback}"),
+    )
+    if updated:
+        enqueue(generation.pk)
+        return Status.QUEUED
+    return None
+
+
+def _key_refused(generation, me, route: Route, key: keys.KeyChoice | None, exc: AuthError, started) -> str | None:
+    provider = route.provider
+    if key is not None and key.index:
+        keys.set_aside(provider, key, exc.status, exc.message)
+        exc.message = f"{exc.message} [{key.label} set aside]"
+        if keys.usable(provider):
+            return _requeue(generation, me, route, 0.0, exc, outcome="key refused")
+    fallback, _ = fallbacks.next_route(generation, route)
+    if fallback is not None:
+        return _switch(generation, me, route, fallback, f"refused every key: {exc}")
+    return _end(generation, me, route, Status.FAILED, exc, started)
+
+
+def _end(generation, me, route: Route, status: str, exc: ProviderError, started: float) -> str | None:
+    provider = route.provider
     cost = pricing.ZERO
     if provider is not None and provider.charge_failures and exc.usage:
         cost = pricing.actual_cost(
-            provider=provider, model_id=generation.model, size=generation.size, usage=exc.usage, image_count=0
+            provider=provider, model_id=route.model, size=generation.size, usage=exc.usage, image_count=0
         )
     with transaction.atomic():
         updated = _owned(generation, me).update(
@@ -268,7 +423,7 @@ def _end(generation, me, provider, status: str, exc: ProviderError, started: flo
             error_message=str(exc),
             usage=exc.usage,
             actual_cost=cost,
-            attempt_log=_log_entry(generation, provider, outcome=status, error=str(exc), status=exc.status),
+            attempt_log=_log_entry(generation, route, outcome=status, error=str(exc), status=exc.status),
         )
         if not updated:
             return None
@@ -299,13 +454,14 @@ def sweep(now=None) -> dict[str, int]:
     now = now or timezone.now()
     requeued = 0
     for gen in Generation.objects.filter(status=Status.RUNNING, lease_until__lt=now).only(
-        "pk", "worker", "attempts", "attempt_log", "provider", "model"
+        "pk", "worker", "attempts", "attempt_log", "provider", "model", "used_provider", "used_model"
     ):
         log_entries = _log_entry(gen, None, outcome="lease expired", error="worker stopped responding; re-queued")
         if Generation.objects.filter(pk=gen.pk, status=Status.RUNNING, worker=gen.worker, lease_until__lt=now).update(
             status=Status.QUEUED, worker="", lease_until=None, next_attempt_at=now, attempt_log=log_entries
         ):
             requeued += 1
+            limits.release_holder(gen.worker)
             enqueue(gen.pk)
     # Queued rows that should have started a while ago: the doorbell was lost
     # (broker restart, enqueue after a crash). Ringing again is safe.

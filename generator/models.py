@@ -283,3 +283,6 @@ class Favourite(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ♥ {self.image_id}"
+
+
+from .dispatch_models import Breaker, ConcurrencySlot, RateState, SetAsideKey  # noqa: E402,F401  (registers them)

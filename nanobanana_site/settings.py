@@ -4,6 +4,7 @@ Every variable is listed in the README. Defaults give a working offline install:
 SQLite, a SQLite-backed huey queue, files under ./var, the `demo` provider.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -219,6 +220,23 @@ DEMO_LATENCY_SECONDS = float(env("DEMO_LATENCY_SECONDS", "0.6"))
 GENERATION_LEASE_SECONDS = env_int("GENERATION_LEASE_SECONDS", 600)
 GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 5)
 PROVIDER_TIMEOUT_SECONDS = float(env("PROVIDER_TIMEOUT_SECONDS", "300"))
+
+# Limits shared by all workers (generator/limits.py): per provider from its RPM and
+# CONCURRENCY variables; per model from MODEL_LIMITS_JSON, e.g.
+# {"gemini:gemini-3-pro-image-preview": {"rpm": 20, "concurrency": 4}}.
+MODEL_LIMITS = json.loads(env("MODEL_LIMITS_JSON") or "{}")
+LIMITS_BACKEND = env("LIMITS_BACKEND", "redis" if REDIS_URL else "database")
+LIMITS_REDIS_PREFIX = env("LIMITS_REDIS_PREFIX", "nb:limits:")
+LIMIT_BURST = env_int("LIMIT_BURST", 1)
+LIMIT_MAX_SLEEP_SECONDS = float(env("LIMIT_MAX_SLEEP_SECONDS", "1.0"))
+LIMIT_WAIT_SECONDS = float(env("LIMIT_WAIT_SECONDS", "1.0"))
+# Circuit breakers (generator/breakers.py): open after this many failures in a row.
+BREAKER_FAILURES = env_int("BREAKER_FAILURES", 8)
+BREAKER_COOLDOWN_SECONDS = float(env("BREAKER_COOLDOWN_SECONDS", "30"))
+# Fallback chains (generator/fallbacks.py): model id -> ["provider:model", ...], e.g.
+# {"gemini-3-pro-image-preview": ["gemini:gemini-3.1-flash-image-preview", "relay:gemini-3-pro-image-preview"]}.
+FALLBACKS = json.loads(env("FALLBACKS_JSON") or "{}")
+BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 500)
 
 # Limits on user input (also enforced by the CLI).
 PROMPT_MAX_CHARS = 8000

@@ -1,0 +1,59 @@
+"""Several API keys per provider, rotated; a key refused with 401/403 is set aside.
+
+Keys come only from the environment (comma-separated). A set-aside key is remembered by
+a short SHA-256 fingerprint and its position, which is all any page or log shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass
+
+from .dispatch_models import SetAsideKey
+from .providers.registry import ProviderConfig
+
+_turn = itertools.count()
+
+
+@dataclass(frozen=True)
+class KeyChoice:
+    index: int  # 1-based position in the variable
+    key: str
+    fingerprint: str
+
+    @property
+    def label(self) -> str:
+        return f"key #{self.index} ({self.fingerprint})"
+
+
+def fingerprint(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+def usable(provider: ProviderConfig) -> list[KeyChoice]:
+    aside = set(SetAsideKey.objects.filter(provider=provider.name).values_list("fingerprint", flat=True))
+    choices = [KeyChoice(i + 1, key, fingerprint(key)) for i, key in enumerate(provider.api_keys())]
+    return [c for c in choices if c.fingerprint not in aside]
+
+
+def pick(provider: ProviderConfig) -> KeyChoice | None:
+    """The next usable key in turn; None if the provider has keys but all are set aside."""
+    if not provider.key_env:
+        return KeyChoice(0, "", "")
+    choices = usable(provider)
+    if not choices:
+        return None
+    return choices[next(_turn) % len(choices)]
+
+
+def set_aside(provider: ProviderConfig, choice: KeyChoice, status: int | None, reason: str) -> None:
+    SetAsideKey.objects.get_or_create(
+        provider=provider.name,
+        fingerprint=choice.fingerprint,
+        defaults={"index": choice.index, "status": status, "reason": reason[:1000]},
+    )
+
+
+def set_aside_labels(provider: ProviderConfig) -> list[str]:
+    return [f"key #{k.index} ({k.fingerprint})" for k in SetAsideKey.objects.filter(provider=provider.name)]
