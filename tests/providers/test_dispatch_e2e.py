@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from generator import dispatch
-from generator.models import Generation
+from generator.models import Generation, SetAsideKey
 from spend import pricing
 from tests.conftest import upload
 from tests.fakes.gemini import blocked, error, ok
@@ -138,7 +138,10 @@ def test_key_never_reaches_logs_errors_or_the_database(gemini_env, make_generati
     caplog.set_level(logging.DEBUG)  # httpx and httpcore included
     gemini_env.script(ok(), error(401, echo_key=True), error(400, "bad key", echo_key=True),
                       error(503, echo_key=True), blocked("SAFETY", where="text", text=f"you sent {KEY}"))
-    rows = [make_generation(provider="gemini", model="gemini-3-pro-image-preview") for _ in range(5)]
+    rows = []
+    for _ in range(5):
+        rows.append(make_generation(provider="gemini", model="gemini-3-pro-image-preview"))
+        SetAsideKey.objects.all().delete()  # the 401 sets the only key aside; bring it back
     assert [r.status for r in rows] == ["succeeded", "failed", "failed", "queued", "blocked"]
     assert any(r.headers.get("x-goog-api-key") == KEY for r in gemini_env.requests)  # it was really sent
     assert KEY not in caplog.text
