@@ -34,7 +34,7 @@ from spend import budgets, pricing
 from . import breakers, fallbacks, keys, limits
 from . import images as image_files
 from .fallbacks import Route
-from .models import Generation, Image, ModelCapability
+from .models import Generation, Image
 from .providers.base import (
     AuthError,
     BlockedError,
@@ -147,9 +147,7 @@ def run(generation_id: int) -> str | None:
     me = worker_id()
     permit = limits.Permit(ok=True, holder=me)
     if route.provider is not None:
-        permit = limits.acquire(
-            limits.limits_for(route.provider, route.model), me, settings.GENERATION_LEASE_SECONDS
-        )
+        permit = limits.acquire(limits.limits_for(route.provider, route.model), me, settings.GENERATION_LEASE_SECONDS)
     if not permit.ok:
         _hold(generation, permit.wait, f"Waiting: {permit.reason}.")
         return None

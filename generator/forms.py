@@ -125,3 +125,40 @@ class GenerationForm(forms.Form):
         if data.get("seed") is None:
             data["seed"] = random.randrange(2**31)
         return data
+
+
+class BatchForm(forms.Form):
+    """Many prompts with shared defaults; every row is checked by GenerationForm."""
+
+    DEFAULT_FIELDS = ("provider", "model", "aspect_ratio", "size", "n", "style", "preset", "visibility")
+
+    name = forms.CharField(max_length=200, required=False)
+    prompts = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8, "placeholder": "One prompt per line…"}),
+        required=False,
+        label="Prompts, one per line",
+    )
+    csv_file = forms.FileField(
+        required=False,
+        label="…or a CSV file",
+        help_text="Header row with a prompt column; optional style, ratio and size columns override the defaults.",
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean(self):
+        from . import batches
+
+        data = super().clean()
+        text, upload = data.get("prompts", "").strip(), data.get("csv_file")
+        if bool(text) == bool(upload):
+            raise ValidationError("Write prompts (one per line) or upload a CSV file — one of the two.")
+        defaults = {name: self.data.get(name, "") for name in self.DEFAULT_FIELDS}
+        try:
+            rows = batches.parse_csv(upload.read()) if upload else batches.parse_lines(text)
+            data["rows"] = batches.validate(rows, defaults, self.user)
+        except batches.BatchInputError as exc:
+            raise ValidationError(exc.errors) from None
+        return data

@@ -63,7 +63,9 @@ def acquire(limits: list[Limit], holder: str, lease_seconds: float, now: float |
         if limit.concurrency and not backend.take_slot(limit.scope, limit.concurrency, holder, lease_seconds, now):
             release(permit)
             wait = settings.LIMIT_WAIT_SECONDS * random.uniform(0.5, 1.5)
-            return Permit(ok=False, wait=wait, reason=f"all {limit.concurrency} concurrent calls to {limit.scope} in use")
+            return Permit(
+                ok=False, wait=wait, reason=f"all {limit.concurrency} concurrent calls to {limit.scope} in use"
+            )
         if limit.concurrency:
             permit.slots.append(limit.scope)
     for limit in limits:
@@ -71,7 +73,9 @@ def acquire(limits: list[Limit], holder: str, lease_seconds: float, now: float |
             wait = backend.take_turn(limit.scope, limit.rpm, now)
             if wait < 0:
                 release(permit)
-                return Permit(ok=False, wait=-wait, reason=f"{limit.scope} is at its limit of {limit.rpm} requests/minute")
+                return Permit(
+                    ok=False, wait=-wait, reason=f"{limit.scope} is at its limit of {limit.rpm} requests/minute"
+                )
             permit.wait = max(permit.wait, wait)
     return permit
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
@@ -11,9 +12,9 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import dispatch, generations
-from .forms import GenerationForm
-from .models import Generation, Image, ModelCapability, Preset, ReferenceImage
+from . import batches, dispatch, generations
+from .forms import BatchForm, GenerationForm
+from .models import Batch, Generation, Image, ModelCapability, Preset, ReferenceImage
 from .providers.registry import providers
 
 GALLERY_PAGE_SIZE = 24
@@ -114,6 +115,60 @@ def generation_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404
     dispatch.cancel(generation)
     return redirect(generation)
+
+
+def own_batches(user):
+    return Batch.objects.all() if user.is_staff else Batch.objects.filter(user=user)
+
+
+@require_GET
+def batch_list(request: HttpRequest) -> HttpResponse:
+    rows = [(b, batches.progress(b)) for b in own_batches(request.user).select_related("user")[:100]]
+    return render(request, "generator/batches.html", {"rows": rows})
+
+
+@require_http_methods(["GET", "POST"])
+def batch_new(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = BatchForm(request.POST, request.FILES, user=request.user)
+        defaults = GenerationForm(request.POST, user=request.user)
+        if form.is_valid():
+            batch = batches.create(request.user, form.cleaned_data["rows"], form.cleaned_data["name"])
+            return redirect("generator:batch", batch.pk)
+        context = composer_context(defaults)
+        context["batch_form"] = form
+        return render(request, "generator/batch_new.html", context, status=400)
+    model = ModelCapability.objects.filter(active=True).first()
+    initial = {"model": model.model_id, "size": model.default_size, "aspect_ratio": "1:1"} if model else {}
+    context = composer_context(GenerationForm(initial=initial, user=request.user))
+    context["batch_form"] = BatchForm(user=request.user)
+    return render(request, "generator/batch_new.html", context)
+
+
+@require_GET
+def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(own_batches(request.user), pk=pk)
+    template = "generator/batch.html#progress" if request.htmx else "generator/batch.html"
+    return render(
+        request,
+        template,
+        {
+            "batch": batch,
+            "progress": batches.progress(batch),
+            "generations": batch.generations.order_by("id").prefetch_related("images"),
+        },
+    )
+
+
+@require_POST
+def batch_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(own_batches(request.user), pk=pk)
+    canceled, in_flight = batches.cancel(batch)
+    note = f"Canceled {canceled} queued generation{'s' if canceled != 1 else ''}."
+    if in_flight:
+        note += f" {in_flight} already with the provider will finish and be charged; none of them will be retried."
+    messages.info(request, note)
+    return redirect("generator:batch", batch.pk)
 
 
 @require_GET
