@@ -1,6 +1,22 @@
 from django.contrib import admin
+from django.utils import timezone
 
-from .models import Batch, Favourite, Generation, Image, ModelCapability, Preset, ReferenceImage, StylePreset, Tag
+from . import breakers
+from .models import (
+    Batch,
+    Breaker,
+    ConcurrencySlot,
+    Favourite,
+    Generation,
+    Image,
+    ModelCapability,
+    Preset,
+    RateState,
+    ReferenceImage,
+    SetAsideKey,
+    StylePreset,
+    Tag,
+)
 
 
 @admin.register(ModelCapability)
@@ -118,3 +134,85 @@ class FavouriteAdmin(admin.ModelAdmin):
     list_filter = ["created_at"]
     search_fields = ["user__username"]
     raw_id_fields = ["image"]
+
+
+@admin.register(Breaker)
+class BreakerAdmin(admin.ModelAdmin):
+    list_display = [
+        "scope",
+        "state",
+        "consecutive_failures",
+        "open_until",
+        "times_opened",
+        "last_failure_at",
+        "short_error",
+    ]
+    search_fields = ["scope"]
+    readonly_fields = [f.name for f in Breaker._meta.fields]
+    actions = ["close_breakers"]
+
+    @admin.display(description="state")
+    def state(self, obj: Breaker) -> str:
+        return obj.state
+
+    @admin.display(description="last error")
+    def short_error(self, obj: Breaker) -> str:
+        return obj.last_error[:120]
+
+    @admin.action(description="Close the selected breakers (let calls through now)")
+    def close_breakers(self, request, queryset) -> None:
+        for row in queryset:
+            breakers.reset(row.scope)
+        self.message_user(request, f"Closed {queryset.count()} breaker(s).")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(SetAsideKey)
+class SetAsideKeyAdmin(admin.ModelAdmin):
+    list_display = ["provider", "key_label", "status", "reason", "set_aside_at"]
+    list_filter = ["provider"]
+    readonly_fields = ["provider", "index", "fingerprint", "status", "reason", "set_aside_at"]
+    actions = ["reenable"]
+
+    @admin.display(description="key")
+    def key_label(self, obj: SetAsideKey) -> str:
+        return f"key #{obj.index} ({obj.fingerprint})"
+
+    @admin.action(description="Re-enable the selected keys (after fixing them in the environment)")
+    def reenable(self, request, queryset) -> None:
+        count, _ = queryset.delete()
+        self.message_user(request, f"Re-enabled {count} key(s).")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(ConcurrencySlot)
+class ConcurrencySlotAdmin(admin.ModelAdmin):
+    list_display = ["scope", "index", "in_use", "holder", "lease_until"]
+    list_filter = ["scope"]
+    readonly_fields = ["scope", "index", "holder", "lease_until"]
+
+    @admin.display(boolean=True, description="in use")
+    def in_use(self, obj: ConcurrencySlot) -> bool:
+        return obj.in_use
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(RateState)
+class RateStateAdmin(admin.ModelAdmin):
+    list_display = ["scope", "next_turn"]
+    readonly_fields = ["scope", "tat", "version"]
+
+    @admin.display(description="next free turn")
+    def next_turn(self, obj: RateState):
+        from datetime import UTC, datetime
+
+        return max(datetime.fromtimestamp(obj.tat, tz=UTC), timezone.now())
+
+    def has_add_permission(self, request) -> bool:
+        return False

@@ -398,6 +398,7 @@ def _key_refused(generation, me, route: Route, key: keys.KeyChoice | None, exc: 
         exc.message = f"{exc.message} [{key.label} set aside]"
         if keys.usable(provider):
             return _requeue(generation, me, route, 0.0, exc, outcome="key refused")
+        exc.message = f"{exc.message}; no key left: " + ", ".join(keys.set_aside_labels(provider))
     fallback, _ = fallbacks.next_route(generation, route)
     if fallback is not None:
         return _switch(generation, me, route, fallback, f"refused every key: {exc}")

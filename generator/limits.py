@@ -98,30 +98,26 @@ def _gcra(rpm: int) -> tuple[float, float, float]:
 
 
 class DatabaseLimits:
-    def __init__(self) -> None:
-        self._slots_made: set[tuple[str, int]] = set()
-
-    def _ensure_slots(self, scope: str, cap: int) -> None:
-        if (scope, cap) not in self._slots_made:
+    def take_slot(self, scope: str, cap: int, holder: str, lease_seconds: float, now: float | None) -> bool:
+        moment = _dt(now)
+        for _ in range(2):
+            free = ConcurrencySlot.objects.filter(scope=scope, index__lt=cap).filter(
+                Q(holder="") | Q(lease_until__lt=moment)
+            )
+            candidates = list(free.values_list("pk", "holder", "lease_until")[:cap])
+            random.shuffle(candidates)  # spread concurrent takers over different rows
+            for pk, old_holder, old_lease in candidates:
+                # Compare-and-swap: wins only if nobody took the slot since we read it.
+                if ConcurrencySlot.objects.filter(pk=pk, holder=old_holder, lease_until=old_lease).update(
+                    holder=holder, lease_until=moment + timedelta(seconds=lease_seconds)
+                ):
+                    return True
+            if ConcurrencySlot.objects.filter(scope=scope, index__lt=cap).count() >= cap:
+                return False
+            # First use of this scope, or its cap was raised: make the missing slots.
             ConcurrencySlot.objects.bulk_create(
                 [ConcurrencySlot(scope=scope, index=i) for i in range(cap)], ignore_conflicts=True
             )
-            self._slots_made.add((scope, cap))
-
-    def take_slot(self, scope: str, cap: int, holder: str, lease_seconds: float, now: float | None) -> bool:
-        self._ensure_slots(scope, cap)
-        moment = _dt(now)
-        free = ConcurrencySlot.objects.filter(scope=scope, index__lt=cap).filter(
-            Q(holder="") | Q(lease_until__lt=moment)
-        )
-        candidates = list(free.values_list("pk", "holder", "lease_until")[:cap])
-        random.shuffle(candidates)  # spread concurrent takers over different rows
-        for pk, old_holder, old_lease in candidates:
-            # Compare-and-swap: wins only if nobody took the slot since we read it.
-            if ConcurrencySlot.objects.filter(pk=pk, holder=old_holder, lease_until=old_lease).update(
-                holder=holder, lease_until=moment + timedelta(seconds=lease_seconds)
-            ):
-                return True
         return False
 
     def free_slot(self, scope: str, holder: str) -> None:
@@ -148,7 +144,6 @@ class DatabaseLimits:
     def reset(self) -> None:
         RateState.objects.all().delete()
         ConcurrencySlot.objects.all().delete()
-        self._slots_made.clear()
 
 
 # Lua runs atomically inside Redis, so check-and-take is one step for every worker.

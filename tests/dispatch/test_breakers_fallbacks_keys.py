@@ -1,0 +1,155 @@
+"""Rules 3-5: circuit breakers, fallback chains, several keys per provider."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from generator import breakers, dispatch
+from generator.models import Breaker, Generation, SetAsideKey
+from tests.fakes.gemini import error
+
+from .conftest import KEY
+
+pytestmark = pytest.mark.django_db
+PRO = "gemini:gemini-3-pro-image-preview"
+
+
+def _due_now(generation: Generation) -> None:
+    Generation.objects.filter(pk=generation.pk).update(next_attempt_at=timezone.now())
+
+
+def _run_until_settled(generation: Generation, limit: int = 10) -> Generation:
+    for _ in range(limit):
+        _due_now(generation)
+        dispatch.run(generation.pk)
+        generation.refresh_from_db()
+        if not generation.is_active:
+            break
+    return generation
+
+
+def test_breaker_opens_after_a_run_of_failures_and_jobs_then_wait(fake, gemini, settings, admin_client):
+    settings.BREAKER_FAILURES = 3
+    fake.script(error(503), error(503), error(503))
+    for _ in range(3):
+        dispatch.run(gemini().pk)
+    assert breakers.check(PRO).allowed is False
+    waiting = gemini()
+    assert dispatch.run(waiting.pk) is None
+    waiting.refresh_from_db()
+    assert waiting.status == "queued" and waiting.attempts == 0, "held back without spending an attempt"
+    assert "circuit breaker is open" in waiting.error_message
+    assert waiting.next_attempt_at > timezone.now() + timedelta(seconds=20)
+    assert len(fake.requests) == 3, "nothing was sent while open"
+    page = admin_client.get("/admin/generator/breaker/").content.decode()
+    assert PRO in page and ">open<" in page
+
+
+def test_half_open_lets_one_probe_through_and_success_closes(fake, gemini, settings):
+    settings.BREAKER_FAILURES = 2
+    fake.script(error(503), error(503))
+    dispatch.run(gemini().pk)
+    dispatch.run(gemini().pk)
+    Breaker.objects.filter(scope=PRO).update(open_until=timezone.now() - timedelta(seconds=1))
+    assert breakers.check(PRO).probe is True
+    assert breakers.check(PRO).allowed is False, "only one probe at a time"
+    assert Breaker.objects.get(scope=PRO).state == "half-open"
+    probe = gemini()
+    Breaker.objects.filter(scope=PRO).update(open_until=timezone.now() - timedelta(seconds=1))
+    assert dispatch.run(probe.pk) == "succeeded"
+    assert Breaker.objects.get(scope=PRO).state == "closed"
+
+
+def test_a_failed_probe_opens_the_breaker_again(settings):
+    settings.BREAKER_FAILURES = 1
+    assert breakers.record_failure(PRO, "503") is True
+    Breaker.objects.filter(scope=PRO).update(open_until=timezone.now() - timedelta(seconds=1))
+    assert breakers.check(PRO).probe
+    assert breakers.record_failure(PRO, "503 again") is True
+    row = Breaker.objects.get(scope=PRO)
+    assert row.state == "open" and row.times_opened == 2
+
+
+def test_fallback_when_retries_are_exhausted_records_who_made_the_image(fake, gemini, settings):
+    settings.GENERATION_MAX_ATTEMPTS = 2
+    settings.FALLBACKS = {"gemini-3-pro-image-preview": ["demo:gemini-3-pro-image-preview"]}
+    fake.script(error(503), error(503))
+    generation = _run_until_settled(gemini(aspect_ratio="16:9", size="2K"))
+    assert generation.status == "succeeded"
+    assert (generation.used_provider, generation.used_model) == ("demo", "gemini-3-pro-image-preview")
+    assert generation.attempts == 3 and len(fake.requests) == 2
+    assert [e["outcome"] for e in generation.attempt_log] == ["retry", "fallback", "succeeded"]
+    assert generation.attempt_log[-1]["provider"] == "demo"
+    assert (generation.images.get().width, generation.images.get().height) == (2752, 1536)
+
+
+def test_fallback_when_the_breaker_is_open(fake, gemini, settings):
+    settings.FALLBACKS = {"gemini-3-pro-image-preview": ["demo:gemini-3-pro-image-preview"]}
+    Breaker.objects.create(scope=PRO, consecutive_failures=9, open_until=timezone.now() + timedelta(minutes=1))
+    generation = gemini()
+    assert dispatch.run(generation.pk) == "succeeded"
+    generation.refresh_from_db()
+    assert generation.used_provider == "demo" and fake.requests == []
+    assert "circuit breaker open" in generation.attempt_log[0]["error"]
+
+
+def test_fallback_skips_routes_that_cannot_make_the_same_image(fake, gemini, settings):
+    settings.GENERATION_MAX_ATTEMPTS = 1
+    # 2.5 Flash makes only 1K: it cannot stand in for a 2K request.
+    settings.FALLBACKS = {"gemini-3-pro-image-preview": ["demo:gemini-2.5-flash-image"]}
+    fake.script(error(503))
+    generation = _run_until_settled(gemini(size="2K"))
+    assert generation.status == "failed"
+    assert "does not support 2K" in generation.error_message
+    assert generation.images.count() == 0
+
+
+def test_fallback_must_fit_the_budget(fake, gemini, settings):
+    settings.GENERATION_MAX_ATTEMPTS = 1
+    # Requested: 3.1 Flash 1K; the Pro fallback costs more than was reserved.
+    settings.FALLBACKS = {"gemini-3.1-flash-image-preview": ["gemini:gemini-3-pro-image-preview"]}
+    fake.script(error(503))
+    generation = _run_until_settled(gemini(model="gemini-3.1-flash-image-preview"))
+    assert generation.status == "failed"
+    assert "price does not fit the budget" in generation.error_message
+    assert len(fake.requests) == 1
+
+
+def test_keys_rotate(fake, gemini, monkeypatch):
+    fake.api_key = None  # any key
+    monkeypatch.setenv("GEMINI_API_KEY", "key-one-aaaa, key-two-bbbb")
+    for _ in range(4):
+        assert dispatch.run(gemini().pk) == "succeeded"
+    used = [r.headers["x-goog-api-key"] for r in fake.requests]
+    assert set(used) == {"key-one-aaaa", "key-two-bbbb"}
+
+
+def test_a_refused_key_is_set_aside_and_the_others_carry_on(fake, gemini, monkeypatch, admin_client, alice_client):
+    bad = "revoked-key-9d9d9d"
+    monkeypatch.setenv("GEMINI_API_KEY", f"{bad},{KEY}")
+    jobs = [gemini() for _ in range(4)]
+    for job in jobs:
+        _run_until_settled(job)
+    assert {Generation.objects.get(pk=j.pk).status for j in jobs} == {"succeeded"}
+    refused = [r for r in fake.requests if r.headers["x-goog-api-key"] == bad]
+    assert len(refused) == 1, "the bad key was used once, then set aside"
+    aside = SetAsideKey.objects.get()
+    assert aside.index == 1 and bad not in str(aside.__dict__)
+    label = f"key #1 ({aside.fingerprint})"
+    victim = next(Generation.objects.get(pk=j.pk) for j in jobs if Generation.objects.get(pk=j.pk).attempts == 2)
+    assert victim.attempt_log[0]["outcome"] == "key refused" and label in victim.attempt_log[0]["error"]
+    assert label in admin_client.get("/admin/generator/setasidekey/").content.decode()
+    page = alice_client.get(victim.get_absolute_url()).content.decode()
+    assert label in page and bad not in page
+
+
+def test_every_key_refused_fails_with_the_fix(fake, gemini, monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "nope-1111,nope-2222")
+    generation = _run_until_settled(gemini())
+    assert generation.status == "failed"
+    assert SetAsideKey.objects.count() == 2
+    message = generation.error_message
+    assert "key #1" in message and "key #2" in message and "nope" not in message
