@@ -157,7 +157,7 @@ def run(generation_id: int) -> str | None:
         claimed = claim(generation_id, me)
         if claimed is None:
             return None
-        return _attempt(claimed, me, route)
+        return _attempt(claimed, me, route, permit)
     finally:
         limits.release(permit)
 
@@ -203,7 +203,7 @@ def _hold(generation: Generation, wait: float, reason: str) -> None:
         enqueue(generation.pk, run_after=due)
 
 
-def _attempt(generation: Generation, me: str, route: Route) -> str | None:
+def _attempt(generation: Generation, me: str, route: Route, permit: limits.Permit | None = None) -> str | None:
     provider = route.provider
     started = time.monotonic()
     key = None
@@ -220,7 +220,12 @@ def _attempt(generation: Generation, me: str, route: Route) -> str | None:
                 + ", ".join(keys.set_aside_labels(provider)),
                 hint=f"put working keys in {provider.key_env} and re-enable them in the admin (Set-aside API keys)",
             )
-        result = call_provider(provider, build_request(generation, route), key.key)
+        request = build_request(generation, route)
+        try:
+            result = call_provider(provider, request, key.key)
+        finally:
+            if permit is not None:
+                limits.release(permit)  # the call is over: storing the result needs no slot
         if not result.images:
             raise BlockedError(
                 "The provider returned no image" + (f" ({result.finish_reason})" if result.finish_reason else ""),

@@ -8,7 +8,9 @@ RPM uses GCRA (one "theoretical arrival time" per scope, changed by compare-and-
 requests are spaced 60/rpm seconds apart, with LIMIT_BURST requests allowed at once.
 A call whose turn is at most LIMIT_MAX_SLEEP_SECONDS away reserves that turn and
 sleeps until it (pacing); one further away is refused with the wait, and dispatch
-reschedules the job without spending an attempt.
+reschedules the job without spending an attempt. A full concurrency cap is awaited in
+the worker for up to LIMIT_SLOT_WAIT_SECONDS, then the job is rescheduled likewise.
+Slots are held for the provider call only, not while the result is stored.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ def acquire(limits: list[Limit], holder: str, lease_seconds: float, now: float |
     backend = _backend()
     permit = Permit(ok=True, holder=holder)
     for limit in limits:
-        if limit.concurrency and not backend.take_slot(limit.scope, limit.concurrency, holder, lease_seconds, now):
+        if limit.concurrency and not _await_slot(backend, limit, holder, lease_seconds, now):
             release(permit)
             wait = settings.LIMIT_WAIT_SECONDS * random.uniform(0.5, 1.5)
             return Permit(
@@ -78,6 +80,18 @@ def acquire(limits: list[Limit], holder: str, lease_seconds: float, now: float |
                 )
             permit.wait = max(permit.wait, wait)
     return permit
+
+
+def _await_slot(backend, limit: Limit, holder: str, lease_seconds: float, now: float | None) -> bool:
+    """Take a slot, polling for up to LIMIT_SLOT_WAIT_SECONDS: calls end every moment, so a
+    short wait in the worker beats a round trip through the queue's scheduler."""
+    deadline = time.monotonic() + (settings.LIMIT_SLOT_WAIT_SECONDS if now is None else 0)
+    while True:
+        if backend.take_slot(limit.scope, limit.concurrency, holder, lease_seconds, now):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(random.uniform(0.02, 0.06))
 
 
 def release(permit: Permit) -> None:

@@ -230,6 +230,7 @@ LIMITS_REDIS_PREFIX = env("LIMITS_REDIS_PREFIX", "nb:limits:")
 LIMIT_BURST = env_int("LIMIT_BURST", 1)
 LIMIT_MAX_SLEEP_SECONDS = float(env("LIMIT_MAX_SLEEP_SECONDS", "1.0"))
 LIMIT_WAIT_SECONDS = float(env("LIMIT_WAIT_SECONDS", "1.0"))
+LIMIT_SLOT_WAIT_SECONDS = float(env("LIMIT_SLOT_WAIT_SECONDS", "2.0"))
 # Circuit breakers (generator/breakers.py): open after this many failures in a row.
 BREAKER_FAILURES = env_int("BREAKER_FAILURES", 8)
 BREAKER_COOLDOWN_SECONDS = float(env("BREAKER_COOLDOWN_SECONDS", "30"))

@@ -18,6 +18,7 @@ BACKENDS = ["database", "redis"]
 
 @pytest.fixture(params=BACKENDS)
 def backend(request, settings):
+    settings.LIMIT_SLOT_WAIT_SECONDS = 0
     if request.param == "redis":
         request.getfixturevalue("redis_limits")
     else:
@@ -91,6 +92,24 @@ def test_two_workers_share_one_concurrency_cap(backend):
     assert limits.acquire(cap, "x4", 60).ok
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_full_cap_is_awaited_briefly_in_the_worker(settings):
+    settings.LIMITS_BACKEND = "database"
+    settings.LIMIT_SLOT_WAIT_SECONDS = 1.0
+    cap = [Limit("gemini", concurrency=1)]
+    first = limits.acquire(cap, "first", 60)
+    timer = threading.Timer(0.2, limits.release, args=(first,))
+    timer.start()
+    started = time.monotonic()
+    second = limits.acquire(cap, "second", 60)
+    assert second.ok and 0.15 < time.monotonic() - started < 0.9
+    limits.release(second)
+    hold = limits.acquire(cap, "third", 60)
+    settings.LIMIT_SLOT_WAIT_SECONDS = 0.1
+    refused = limits.acquire(cap, "fourth", 60)
+    assert hold.ok and not refused.ok and "concurrent calls" in refused.reason
+
+
 @pytest.mark.django_db
 def test_an_expired_slot_is_free_again(settings):
     settings.LIMITS_BACKEND = "database"
@@ -107,6 +126,7 @@ def test_jobs_held_by_the_cap_wait_without_spending_attempts(fake, gemini, monke
     """Two worker threads, a cap of 2 and 6 jobs: never more than 2 calls at the fake at once."""
     monkeypatch.setenv("GEMINI_CONCURRENCY", "2")
     settings.LIMIT_WAIT_SECONDS = 0.02
+    settings.LIMIT_SLOT_WAIT_SECONDS = 0  # reschedule at once instead of awaiting a slot
     settings.LIMITS_BACKEND = "database"
     fake.latency = 0.15
     jobs = [gemini().pk for _ in range(6)]
