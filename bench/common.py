@@ -74,29 +74,17 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 
 
 def submit(count: int, prefix: str, model: str = "gemini-3-pro-image-preview", size: str = "1K") -> list[int]:
+    """Queue `count` generations the way a user queues many: one batch (one transaction)."""
     from django.contrib.auth import get_user_model
 
-    from generator import generations
-    from generator.forms import GenerationForm
+    from generator import batches
 
     user = get_user_model().objects.get(username="bench")
-    ids = []
-    for i in range(count):
-        form = GenerationForm(
-            {
-                "prompt": f"{prefix} #{i}",
-                "provider": "gemini",
-                "model": model,
-                "aspect_ratio": "1:1",
-                "size": size,
-                "n": 1,
-                "visibility": "team",
-            },
-            user=user,
-        )
-        assert form.is_valid(), form.errors
-        ids.append(generations.submit(user, form.cleaned_data).pk)
-    return ids
+    defaults = {"provider": "gemini", "model": model, "aspect_ratio": "1:1", "size": size, "n": "1"}
+    defaults |= {"style": "", "preset": "", "visibility": "team"}
+    rows = batches.parse_lines("\n".join(f"{prefix} #{i}" for i in range(count)))
+    batch = batches.create(user, batches.validate(rows, defaults, user), name=prefix)
+    return list(batch.generations.order_by("id").values_list("pk", flat=True))
 
 
 def wait_done(ids: list[int], timeout: float, tick=None) -> bool:

@@ -469,7 +469,7 @@ def sweep(now=None) -> dict[str, int]:
             enqueue(gen.pk)
     # Queued rows that should have started a while ago: the doorbell was lost
     # (broker restart, enqueue after a crash). Ringing again is safe.
-    stale = now - timedelta(seconds=30)
+    stale = now - timedelta(seconds=settings.SWEEP_STALE_SECONDS)
     rung = 0
     for pk in (
         Generation.objects.filter(status=Status.QUEUED, cancel_requested=False)

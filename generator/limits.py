@@ -91,7 +91,7 @@ def _await_slot(backend, limit: Limit, holder: str, lease_seconds: float, now: f
             return True
         if time.monotonic() >= deadline:
             return False
-        time.sleep(random.uniform(0.02, 0.06))
+        time.sleep(random.uniform(0.01, 0.03))
 
 
 def release(permit: Permit) -> None:

@@ -219,6 +219,8 @@ DEMO_LATENCY_SECONDS = float(env("DEMO_LATENCY_SECONDS", "0.6"))
 # Dispatch.
 GENERATION_LEASE_SECONDS = env_int("GENERATION_LEASE_SECONDS", 600)
 GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 5)
+# The sweeper re-rings queued jobs that have been due this long (a lost doorbell).
+SWEEP_STALE_SECONDS = env_int("SWEEP_STALE_SECONDS", 30)
 PROVIDER_TIMEOUT_SECONDS = float(env("PROVIDER_TIMEOUT_SECONDS", "300"))
 
 # Limits shared by all workers (generator/limits.py): per provider from its RPM and
@@ -237,7 +239,7 @@ BREAKER_COOLDOWN_SECONDS = float(env("BREAKER_COOLDOWN_SECONDS", "30"))
 # Fallback chains (generator/fallbacks.py): model id -> ["provider:model", ...], e.g.
 # {"gemini-3-pro-image-preview": ["gemini:gemini-3.1-flash-image-preview", "relay:gemini-3-pro-image-preview"]}.
 FALLBACKS = json.loads(env("FALLBACKS_JSON") or "{}")
-BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 500)
+BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 1000)
 
 # Limits on user input (also enforced by the CLI).
 PROMPT_MAX_CHARS = 8000
