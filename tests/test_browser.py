@@ -22,7 +22,7 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def worker(transactional_db):
+def worker(django_db_serialized_rollback, transactional_db):
     """A stand-in for the huey consumer: runs due jobs in a thread, as the worker would."""
     from django.db import connection
 

@@ -118,7 +118,7 @@ def test_cancel_a_queued_job(make_generation):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_claims_have_one_winner(make_generation):
     generation = make_generation(run=False)
     winners: list[str] = []
