@@ -32,8 +32,14 @@ def main() -> None:
     subprocess.run(["git", "clone", "-q", repo, workdir], check=True)
     env = {**os.environ, "ADMIN_PASSWORD": "first-image-bench", "PORT": str(PORT)}
     started = time.monotonic()
-    proc = subprocess.Popen(["make", "run", f"PORT={PORT}"], cwd=workdir, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        ["make", "run", f"PORT={PORT}"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         while True:
@@ -47,14 +53,29 @@ def main() -> None:
         up = time.monotonic() - started
         page = opener.open(f"{BASE}/login/").read().decode()
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-        opener.open(f"{BASE}/login/", urllib.parse.urlencode(
-            {"csrfmiddlewaretoken": token, "username": "admin", "password": "first-image-bench"}).encode())
+        opener.open(
+            f"{BASE}/login/",
+            urllib.parse.urlencode(
+                {"csrfmiddlewaretoken": token, "username": "admin", "password": "first-image-bench"}
+            ).encode(),
+        )
         page = opener.open(f"{BASE}/").read().decode()
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-        response = opener.open(f"{BASE}/", urllib.parse.urlencode({
-            "csrfmiddlewaretoken": token, "prompt": "a first banana", "provider": "demo",
-            "model": "gemini-3-pro-image-preview", "aspect_ratio": "1:1", "size": "1K", "n": 1,
-            "visibility": "team"}).encode())
+        response = opener.open(
+            f"{BASE}/",
+            urllib.parse.urlencode(
+                {
+                    "csrfmiddlewaretoken": token,
+                    "prompt": "a first banana",
+                    "provider": "demo",
+                    "model": "gemini-3-pro-image-preview",
+                    "aspect_ratio": "1:1",
+                    "size": "1K",
+                    "n": 1,
+                    "visibility": "team",
+                }
+            ).encode(),
+        )
         generation_url = response.geturl()
         while 'data-status="succeeded"' not in opener.open(generation_url).read().decode():
             time.sleep(0.2)

@@ -16,8 +16,14 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (make browser-deps)"),
 ]
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
 ]
 
 
@@ -95,8 +101,15 @@ def test_log_in_compose_wait_gallery_detail(live_server, django_user_model, work
 
     page.wait_for_selector("#full-image")
     detail = page.inner_text("main")
-    for text in ["a lighthouse on a cliff at dusk", "Watercolor", "gemini-3.1-flash-image-preview", "688×384",
-                 "16:9 · 512", "carol", "demo"]:
+    for text in [
+        "a lighthouse on a cliff at dusk",
+        "Watercolor",
+        "gemini-3.1-flash-image-preview",
+        "688×384",
+        "16:9 · 512",
+        "carol",
+        "demo",
+    ]:
         assert text in detail, text
     assert page.evaluate("document.getElementById('full-image').naturalWidth") == 688
     os.makedirs("test-artifacts", exist_ok=True)
