@@ -112,3 +112,9 @@ class BlockedError(ProviderError):
     def __init__(self, message: str, *, reason: str = "", usage: dict | None = None) -> None:
         super().__init__(message, usage=usage)
         self.reason = reason
+
+
+class QuotaExhaustedError(PermanentError):
+    """A 429 that means "out of credits or quota", not "slow down": retrying soon is waste."""
+
+    code = "quota_exhausted"

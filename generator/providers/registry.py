@@ -24,6 +24,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 PROTOCOLS = ("demo", "gemini", "openai_images", "openai_chat")
+AUTH_STYLES = ("x-goog-api-key", "bearer")
+SIZE_STYLES = ("wxh", "ratio")
 DEFAULT_GEMINI_MODELS = ("gemini-2.5-flash-image", "gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview")
 
 
@@ -45,6 +47,10 @@ class ProviderConfig:
     size_style: str = "wxh"
     # Allow http:// and private/loopback addresses for downloaded result URLs.
     local: bool = False
+    # Result URLs (openai_images `url`, image links in chat replies) are fetched at once
+    # with this size cap and timeout.
+    download_max_bytes: int = 50 * 1024 * 1024
+    download_timeout: float = 60.0
     rpm: int = 0
     concurrency: int = 0
     timeout: float = 0.0
@@ -92,7 +98,25 @@ def _from_dict(data: dict) -> ProviderConfig:
     for key in ("models", "fallbacks"):
         if key in data:
             data[key] = tuple(data[key])
-    return ProviderConfig(**data)
+    return _checked(ProviderConfig(**data))
+
+
+def _checked(config: ProviderConfig) -> ProviderConfig:
+    if config.auth_style not in AUTH_STYLES:
+        raise ImproperlyConfigured(
+            f"Provider {config.name!r}: auth_style {config.auth_style!r}; use one of {', '.join(AUTH_STYLES)}"
+        )
+    if config.size_style not in SIZE_STYLES:
+        raise ImproperlyConfigured(
+            f"Provider {config.name!r}: size_style {config.size_style!r}; use one of {', '.join(SIZE_STYLES)}"
+        )
+    if config.protocol not in ("demo",) and not config.base_url:
+        raise ImproperlyConfigured(f"Provider {config.name!r} needs a base_url")
+    return config
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @cache
@@ -121,6 +145,7 @@ def _configured(env_snapshot: tuple) -> dict[str, ProviderConfig]:
             base_url=env["OPENAI_IMAGES_BASE_URL"],
             key_env="OPENAI_IMAGES_API_KEY",
             size_style=env.get("OPENAI_IMAGES_SIZE_STYLE") or "wxh",
+            local=_flag(env.get("OPENAI_IMAGES_LOCAL")),
             billing="per_call",
             rpm=int(env.get("OPENAI_IMAGES_RPM") or 0),
             concurrency=int(env.get("OPENAI_IMAGES_CONCURRENCY") or 0),
@@ -132,6 +157,7 @@ def _configured(env_snapshot: tuple) -> dict[str, ProviderConfig]:
             label="Chat relay",
             base_url=env["OPENAI_CHAT_BASE_URL"],
             key_env="OPENAI_CHAT_API_KEY",
+            local=_flag(env.get("OPENAI_CHAT_LOCAL")),
             rpm=int(env.get("OPENAI_CHAT_RPM") or 0),
             concurrency=int(env.get("OPENAI_CHAT_CONCURRENCY") or 0),
         )
@@ -143,7 +169,7 @@ def _configured(env_snapshot: tuple) -> dict[str, ProviderConfig]:
         for item in extra:
             config = _from_dict(item)
             providers[config.name] = config
-    return providers
+    return {name: _checked(config) for name, config in providers.items()}
 
 
 _ENV_KEYS = (
@@ -156,9 +182,11 @@ _ENV_KEYS = (
     "OPENAI_IMAGES_SIZE_STYLE",
     "OPENAI_IMAGES_RPM",
     "OPENAI_IMAGES_CONCURRENCY",
+    "OPENAI_IMAGES_LOCAL",
     "OPENAI_CHAT_BASE_URL",
     "OPENAI_CHAT_RPM",
     "OPENAI_CHAT_CONCURRENCY",
+    "OPENAI_CHAT_LOCAL",
     "PROVIDERS_JSON",
 )
 
