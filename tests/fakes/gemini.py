@@ -7,7 +7,7 @@ model's table, thought parts on gemini-3 models, thoughtSignature and usageMetad
 
 Behaviours (see tests/fakes/base.py): ok(mime=, thoughts=, text=, size=(w, h), urlsafe=,
 images=), blocked(reason, where="finish" | "prompt" | "no_content" | "text" | "empty"),
-error(status, message, retry_delay="53s", headers=), hang(s), truncated(), raw(Reply).
+error(status, message, retry_delay="53s", headers=, echo_key=), hang(s), truncated(), raw(Reply).
 
     python -m tests.fakes.gemini --port 8765 --latency 1.0 --fault-rate 0.3
 """
@@ -177,16 +177,19 @@ class FakeGemini(FakeServer):
     # -- replies ------------------------------------------------------------------
     def render(self, behaviour: Behaviour, req: RecordedRequest) -> Reply:
         if behaviour.kind == "error":
-            return self._error(behaviour.options)
+            return self._error(behaviour.options, self._key(req))
         if behaviour.kind == "blocked":
             return Reply(200, self._blocked(req, **behaviour.options))
         return Reply(200, self._success(req, **behaviour.options))
 
-    def _error(self, options: dict) -> Reply:
+    def _error(self, options: dict, key: str) -> Reply:
         status = options["status"]
         delay = options.get("retry_delay")
         details = retry_details(delay) if delay else options.get("details")
-        return Reply(status, google_error(status, options.get("message", ""), details),
+        message = options.get("message") or MESSAGES.get(status, "Error")
+        if options.get("echo_key"):  # a careless relay repeating the key it refused
+            message = f"{message} (key: {key})"
+        return Reply(status, google_error(status, message, details),
                      headers=dict(options.get("headers") or {}))
 
     def usage(self, req: RecordedRequest, *, thoughts: bool, images: int = 1, output: bool = True) -> dict:
