@@ -38,13 +38,29 @@ RETRYABLE_STATUSES = {408, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 # A bare 429 (no RetryInfo, no Retry-After, nothing about quota): wait this long.
 BARE_429_WAIT_SECONDS = 60.0
 # Phrases that mean "out of money or quota", not "too fast".
-QUOTA_WORDS = re.compile(r"credit|billing|insufficient[_ ]quota|prepa(id|y)|balance|top up|exceeded your current quota",
-                         re.IGNORECASE)
+QUOTA_WORDS = re.compile(
+    r"credit|billing|insufficient[_ ]quota|prepa(id|y)|balance|top up|exceeded your current quota", re.IGNORECASE
+)
 # Request parameters a 400 message may name, in the spellings the protocols use.
 KNOWN_PARAMS = (
-    "imageSize", "image_size", "aspectRatio", "aspect_ratio", "candidateCount", "responseModalities",
-    "modalities", "inlineData", "inline_data", "mimeType", "response_format", "image_config", "size",
-    "quality", "model", "prompt", "image", "n",
+    "imageSize",
+    "image_size",
+    "aspectRatio",
+    "aspect_ratio",
+    "candidateCount",
+    "responseModalities",
+    "modalities",
+    "inlineData",
+    "inline_data",
+    "mimeType",
+    "response_format",
+    "image_config",
+    "size",
+    "quality",
+    "model",
+    "prompt",
+    "image",
+    "n",
 )
 MIME_BY_MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -118,8 +134,9 @@ def post(call: Call, url: str, **kwargs) -> dict:
             hint=f"is {call.config.base_url} reachable?",
         ) from None
     except httpx.HTTPError as exc:
-        raise PermanentError(f"Cannot call {call.name}: {call.scrub(str(exc))}",
-                             hint="check the provider's base URL") from None
+        raise PermanentError(
+            f"Cannot call {call.name}: {call.scrub(str(exc))}", hint="check the provider's base URL"
+        ) from None
     if response.status_code >= 400:
         raise error_from_response(call, response)
     return parse_json(call, response)
@@ -177,15 +194,23 @@ def error_from_response(call: Call, response: httpx.Response) -> ProviderError:
     if status in RETRYABLE_STATUSES or status >= 500:
         return RetryableError(said, status=status, retry_after=retry_after, hint=_retry_hint(status))
     if status in (401, 403) or _reason(error) in ("API_KEY_INVALID", "API_KEY_EXPIRED"):
-        return AuthError(f"{call.name} rejected the key ({status})" + (f": {message}" if message else ""),
-                         status=status, hint=f"check {call.config.key_env or 'the API key'}")
+        return AuthError(
+            f"{call.name} rejected the key ({status})" + (f": {message}" if message else ""),
+            status=status,
+            hint=f"check {call.config.key_env or 'the API key'}",
+        )
     if _is_policy_refusal(error):
-        return BlockedError(f"{call.name} refused the request on policy grounds: {message}",
-                            reason=str(error.get("code") or "CONTENT_POLICY").upper())
+        return BlockedError(
+            f"{call.name} refused the request on policy grounds: {message}",
+            reason=str(error.get("code") or "CONTENT_POLICY").upper(),
+        )
     if status == 404:
-        return PermanentError(said, status=status,
-                              hint=f"unknown model id {call.model!r} at {call.name}: check the model id "
-                                   f"(or model_aliases) and the base URL {call.config.base_url}")
+        return PermanentError(
+            said,
+            status=status,
+            hint=f"unknown model id {call.model!r} at {call.name}: check the model id "
+            f"(or model_aliases) and the base URL {call.config.base_url}",
+        )
     if status == 413:
         return PermanentError(said, status=status, hint="the request is too large: send fewer or smaller references")
     if status == 400:
@@ -203,9 +228,10 @@ def rate_limit_error(call: Call, said: str, error: dict, retry_after: float | No
     google_style = error.get("status") == "RESOURCE_EXHAUSTED"
     if google_style or QUOTA_WORDS.search(f"{error.get('code', '')} {error.get('message', '')}"):
         return QuotaExhaustedError(
-            said, status=429,
+            said,
+            status=429,
             hint=f"the quota or prepaid credits for {call.config.key_env or call.name} look used up: "
-                 "check the account's billing, then resubmit",
+            "check the account's billing, then resubmit",
         )
     # A relay that throttles without saying for how long: wait a conservative minute.
     return RateLimitedError(said, status=429, retry_after=BARE_429_WAIT_SECONDS)
@@ -244,8 +270,9 @@ def bad_parameter_hint(call: Call, message: str, error: dict) -> str:
         param = next((p for p in KNOWN_PARAMS if re.search(rf"\b{re.escape(p.lower())}\b", lowered)), "")
     if not param:
         return "the provider rejected a parameter; see its message"
-    value = sent.get(param) or next((v for k, v in sent.items() if k.lower().replace("_", "") ==
-                                     param.lower().replace("_", "").split(".")[-1]), "")
+    value = sent.get(param) or next(
+        (v for k, v in sent.items() if k.lower().replace("_", "") == param.lower().replace("_", "").split(".")[-1]), ""
+    )
     sent_note = f" (we sent {value!r})" if value else ""
     return f"the provider rejected the {param} parameter{sent_note}: check the model's sizes and ratios in the admin"
 
@@ -356,8 +383,10 @@ def download_image(call: Call, url: str) -> tuple[bytes, str]:
                     continue
                 if response.status_code >= 400:
                     error = RetryableError if response.status_code in RETRYABLE_STATUSES else PermanentError
-                    raise error(f"Downloading the image from {call.name} failed: HTTP {response.status_code}",
-                                status=response.status_code)
+                    raise error(
+                        f"Downloading the image from {call.name} failed: HTTP {response.status_code}",
+                        status=response.status_code,
+                    )
                 data = _read_capped(call, response)
                 return data, sniff_mime(data, response.headers.get("content-type", "").split(";")[0].strip())
         except httpx.TimeoutException:
@@ -382,8 +411,10 @@ def _read_capped(call: Call, response: httpx.Response) -> bytes:
 
 
 def _too_big(call: Call, size: int) -> str:
-    return (f"The image {call.name} linked to is larger than the {call.config.download_max_bytes // 1_048_576} MB "
-            f"download limit ({size} bytes or more)")
+    return (
+        f"The image {call.name} linked to is larger than the {call.config.download_max_bytes // 1_048_576} MB "
+        f"download limit ({size} bytes or more)"
+    )
 
 
 def check_download_url(config: ProviderConfig, url: str) -> None:

@@ -72,10 +72,17 @@ def parse_response(call: Call, body: dict) -> ProviderResult:
     if not images:
         reason = _block_reason(finish_reason)
         detail = f". The model said: {call.scrub(text.strip())[:500]}" if text.strip() else ""
-        raise BlockedError(f"{call.name} refused the request: {reason_in_words(reason)} ({reason}){detail}",
-                           reason=reason, usage=usage)
-    return ProviderResult(images=images, text=text.strip(), usage=usage, finish_reason=finish_reason,
-                          response_id=str(body.get("id") or ""), model_version=str(body.get("model") or ""))
+        raise BlockedError(
+            f"{call.name} refused the request: {reason_in_words(reason)} ({reason}){detail}", reason=reason, usage=usage
+        )
+    return ProviderResult(
+        images=images,
+        text=text.strip(),
+        usage=usage,
+        finish_reason=finish_reason,
+        response_id=str(body.get("id") or ""),
+        model_version=str(body.get("model") or ""),
+    )
 
 
 def _block_reason(finish_reason: str) -> str:

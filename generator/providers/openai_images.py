@@ -36,10 +36,16 @@ def size_fields(config: ProviderConfig, request: ProviderRequest) -> dict[str, s
 
 def generate(config: ProviderConfig, request: ProviderRequest, api_key: str) -> ProviderResult:
     model = config.wire_model(request.model)
-    fields = {"model": model, "prompt": request.prompt, "n": request.n, **size_fields(config, request),
-              "response_format": "b64_json"}
-    call = Call(config=config, api_key=api_key, model=model,
-                sent=tuple((k, str(v)) for k, v in fields.items() if k != "prompt"))
+    fields = {
+        "model": model,
+        "prompt": request.prompt,
+        "n": request.n,
+        **size_fields(config, request),
+        "response_format": "b64_json",
+    }
+    call = Call(
+        config=config, api_key=api_key, model=model, sent=tuple((k, str(v)) for k, v in fields.items() if k != "prompt")
+    )
     require_key(call)
     if request.references:
         files = [
@@ -57,14 +63,19 @@ def parse_response(call: Call, body: dict) -> ProviderResult:
     items = body.get("data")
     if not isinstance(items, list):
         raise RetryableError(f"{call.name} sent a reply without a data list")
-    images = [_image(call, item) for item in items if isinstance(item, dict) and (item.get("b64_json")
-                                                                                   or item.get("url"))]
+    images = [
+        _image(call, item) for item in items if isinstance(item, dict) and (item.get("b64_json") or item.get("url"))
+    ]
     if not images:
-        raise BlockedError(f"{call.name} returned no image (the relay gave no reason)", reason="NO_IMAGE",
-                           usage=usage)
+        raise BlockedError(f"{call.name} returned no image (the relay gave no reason)", reason="NO_IMAGE", usage=usage)
     revised = [item["revised_prompt"] for item in items if isinstance(item, dict) and item.get("revised_prompt")]
-    return ProviderResult(images=images, text="\n\n".join(revised), usage=usage, finish_reason="STOP",
-                          response_id=str(body.get("id") or body.get("created") or ""))
+    return ProviderResult(
+        images=images,
+        text="\n\n".join(revised),
+        usage=usage,
+        finish_reason="STOP",
+        response_id=str(body.get("id") or body.get("created") or ""),
+    )
 
 
 def _image(call: Call, item: dict) -> ProviderImage:

@@ -46,9 +46,16 @@ __all__ = ["FakeGemini", "ok", "blocked", "error", "hang", "truncated", "raw", "
 
 PATH = re.compile(r"^/(v1|v1beta)/models/([^/:]+):generateContent$")
 STATUS_NAMES = {
-    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-    408: "DEADLINE_EXCEEDED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 502: "UNAVAILABLE",
-    503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
 }
 MESSAGES = {
     400: "Request contains an invalid argument.",
@@ -57,9 +64,9 @@ MESSAGES = {
     404: "Requested entity was not found.",
     408: "Request timed out.",
     429: "You exceeded your current quota, please check your plan and billing details. For more information on "
-         "this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.",
+    "this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.",
     500: "An internal error has occurred. Please retry or report in "
-         "https://developers.generativeai.google/guide/troubleshooting",
+    "https://developers.generativeai.google/guide/troubleshooting",
     502: "Bad Gateway",
     503: "The model is overloaded. Please try again later.",
     504: "Deadline expired before operation could complete.",
@@ -68,8 +75,11 @@ THOUGHT_TOKENS = 217
 
 
 def google_error(status: int, message: str = "", details: list | None = None) -> dict:
-    body = {"code": status, "message": message or MESSAGES.get(status, "Error"),
-            "status": STATUS_NAMES.get(status, "UNKNOWN")}
+    body = {
+        "code": status,
+        "message": message or MESSAGES.get(status, "Error"),
+        "status": STATUS_NAMES.get(status, "UNKNOWN"),
+    }
     if details:
         body["details"] = details
     return {"error": body}
@@ -78,13 +88,26 @@ def google_error(status: int, message: str = "", details: list | None = None) ->
 def retry_details(delay: str) -> list[dict]:
     """What a real per-minute 429 carries: QuotaFailure, Help and RetryInfo."""
     return [
-        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{
-            "quotaMetric": "generativelanguage.googleapis.com/generate_content_paid_tier_input_token_count",
-            "quotaId": "GenerateContentPaidTierInputTokensPerModelPerMinute",
-            "quotaDimensions": {"location": "global", "model": "gemini-3-pro-image"}, "quotaValue": "1000000"}]},
-        {"@type": "type.googleapis.com/google.rpc.Help",
-         "links": [{"description": "Learn more about Gemini API quotas",
-                    "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
+        {
+            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            "violations": [
+                {
+                    "quotaMetric": "generativelanguage.googleapis.com/generate_content_paid_tier_input_token_count",
+                    "quotaId": "GenerateContentPaidTierInputTokensPerModelPerMinute",
+                    "quotaDimensions": {"location": "global", "model": "gemini-3-pro-image"},
+                    "quotaValue": "1000000",
+                }
+            ],
+        },
+        {
+            "@type": "type.googleapis.com/google.rpc.Help",
+            "links": [
+                {
+                    "description": "Learn more about Gemini API quotas",
+                    "url": "https://ai.google.dev/gemini-api/docs/rate-limits",
+                }
+            ],
+        },
         {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay},
     ]
 
@@ -113,18 +136,40 @@ class FakeGemini(FakeServer):
         req.model = model
         key = self._key(req)
         if not key:
-            return Reply(403, google_error(
-                403, "Method doesn't allow unregistered callers (callers without established identity). "
-                     "Please use API Key or other form of API consumer identity to call this API."))
+            return Reply(
+                403,
+                google_error(
+                    403,
+                    "Method doesn't allow unregistered callers (callers without established identity). "
+                    "Please use API Key or other form of API consumer identity to call this API.",
+                ),
+            )
         if self.api_key is not None and key != self.api_key:
-            return Reply(400, google_error(400, "API key not valid. Please pass a valid API key.", [
-                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-                 "domain": "googleapis.com", "metadata": {"service": "generativelanguage.googleapis.com"}}]))
+            return Reply(
+                400,
+                google_error(
+                    400,
+                    "API key not valid. Please pass a valid API key.",
+                    [
+                        {
+                            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                            "reason": "API_KEY_INVALID",
+                            "domain": "googleapis.com",
+                            "metadata": {"service": "generativelanguage.googleapis.com"},
+                        }
+                    ],
+                ),
+            )
         if model not in CAPABILITIES:
-            return Reply(404, google_error(
-                404, f"models/{model} is not found for API version {version}, or is not supported for "
-                     "generateContent. Call ListModels to see the list of available models and their "
-                     "supported methods."))
+            return Reply(
+                404,
+                google_error(
+                    404,
+                    f"models/{model} is not found for API version {version}, or is not supported for "
+                    "generateContent. Call ListModels to see the list of available models and their "
+                    "supported methods.",
+                ),
+            )
         return self._check_body(req, model)
 
     def _key(self, req: RecordedRequest) -> str:
@@ -139,7 +184,7 @@ class FakeGemini(FakeServer):
     def _check_body(self, req: RecordedRequest, model: str) -> Reply | None:
         body = req.body
         if not isinstance(body, dict) or not isinstance(body.get("contents"), list):
-            return Reply(400, google_error(400, "Invalid JSON payload received. Unknown name \"contents\"."))
+            return Reply(400, google_error(400, 'Invalid JSON payload received. Unknown name "contents".'))
         for c, content in enumerate(body["contents"]):
             for p, part in enumerate(content.get("parts") or []):
                 if part.get("text"):
@@ -153,8 +198,9 @@ class FakeGemini(FakeServer):
                     with Image.open(io.BytesIO(data)) as img:
                         req.references.append(img.size)
                 except Exception:
-                    return Reply(400, google_error(
-                        400, f"Invalid value at '{where}.data' (TYPE_BYTES), Base64 decoding failed"))
+                    return Reply(
+                        400, google_error(400, f"Invalid value at '{where}.data' (TYPE_BYTES), Base64 decoding failed")
+                    )
                 if not _get(inline, "mimeType", "mime_type"):
                     return Reply(400, google_error(400, f"{where}.mime_type: required field is not set"))
         gen = _get(body, "generationConfig", "generation_config", {}) or {}
@@ -167,8 +213,12 @@ class FakeGemini(FakeServer):
         if size is not None and self.strict_size and not cap["sends_image_size"]:
             return Reply(400, google_error(400, f"imageSize is not supported by {model}."))
         if size is not None and cap["sends_image_size"] and size not in cap["sizes"]:
-            return Reply(400, google_error(
-                400, f"Invalid value for imageSize: {size!r}. Supported values: {', '.join(cap['sizes'])}."))
+            return Reply(
+                400,
+                google_error(
+                    400, f"Invalid value for imageSize: {size!r}. Supported values: {', '.join(cap['sizes'])}."
+                ),
+            )
         if not ratio:
             ratio = closest_ratio(model, *req.references[0]) if req.references else "1:1"
         req.ratio, req.size = ratio, size if (size and cap["sends_image_size"]) else "1K"
@@ -189,8 +239,7 @@ class FakeGemini(FakeServer):
         message = options.get("message") or MESSAGES.get(status, "Error")
         if options.get("echo_key"):  # a careless relay repeating the key it refused
             message = f"{message} (key: {key})"
-        return Reply(status, google_error(status, message, details),
-                     headers=dict(options.get("headers") or {}))
+        return Reply(status, google_error(status, message, details), headers=dict(options.get("headers") or {}))
 
     def usage(self, req: RecordedRequest, *, thoughts: bool, images: int = 1, output: bool = True) -> dict:
         model = req.model
@@ -213,9 +262,17 @@ class FakeGemini(FakeServer):
         usage["totalTokenCount"] = total
         return usage
 
-    def _success(self, req: RecordedRequest, *, mime: str = "image/png", thoughts: bool | None = None,
-                 text: str = "Here is your image.", size: tuple[int, int] | None = None,
-                 urlsafe: bool = False, images: int = 1) -> dict:
+    def _success(
+        self,
+        req: RecordedRequest,
+        *,
+        mime: str = "image/png",
+        thoughts: bool | None = None,
+        text: str = "Here is your image.",
+        size: tuple[int, int] | None = None,
+        urlsafe: bool = False,
+        images: int = 1,
+    ) -> dict:
         model = req.model
         thoughts = model.startswith("gemini-3") if thoughts is None else thoughts
         width, height = size or pixel_size(model, req.size, req.ratio)
@@ -249,8 +306,7 @@ class FakeGemini(FakeServer):
     def _blocked(self, req: RecordedRequest, *, reason: str, where: str = "finish", text: str = "") -> dict:
         usage = self.usage(req, thoughts=False, output=False)
         if where == "prompt":
-            return {"promptFeedback": {"blockReason": reason}, "usageMetadata": usage,
-                    "modelVersion": req.model}
+            return {"promptFeedback": {"blockReason": reason}, "usageMetadata": usage, "modelVersion": req.model}
         if where == "empty":
             return {"usageMetadata": usage, "modelVersion": req.model}
         candidate: dict = {"finishReason": reason, "index": 0}
@@ -258,8 +314,7 @@ class FakeGemini(FakeServer):
             candidate["content"] = {"role": "model"}
         elif where == "text":
             candidate["content"] = {"role": "model", "parts": [{"text": text or "I can't draw that."}]}
-        return {"candidates": [candidate], "usageMetadata": usage,
-                "modelVersion": req.model}
+        return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": req.model}
 
 
 if __name__ == "__main__":

@@ -82,8 +82,9 @@ class FakeOpenAIChat(RelayFake):
                         with Image.open(io.BytesIO(data)) as img:
                             req.references.append(img.size)
                     except Exception:
-                        return Reply(400, openai_error("Invalid image_url: expected a base64 data URL.",
-                                                       param="messages"))
+                        return Reply(
+                            400, openai_error("Invalid image_url: expected a base64 data URL.", param="messages")
+                        )
         config = body.get("image_config") or {}
         req.ratio, req.size = config.get("aspect_ratio") or "1:1", config.get("image_size") or "1K"
         pixels = pixel_size(req.model, req.size, req.ratio)
@@ -96,19 +97,38 @@ class FakeOpenAIChat(RelayFake):
         if behaviour.kind == "error":
             return error_reply(behaviour.options, self.key_of(req))
         if behaviour.kind == "embedded_error":
-            return Reply(200, {"error": {"code": behaviour.options["code"], "message": behaviour.options["message"]},
-                               "user_id": "fake"})
+            return Reply(
+                200,
+                {
+                    "error": {"code": behaviour.options["code"], "message": behaviour.options["message"]},
+                    "user_id": "fake",
+                },
+            )
         if behaviour.kind == "blocked":
-            return Reply(200, self._completion(req, {"role": "assistant", "content": behaviour.options.get("text", "")},
-                                               finish_reason=behaviour.options.get("reason", "content_filter")))
+            return Reply(
+                200,
+                self._completion(
+                    req,
+                    {"role": "assistant", "content": behaviour.options.get("text", "")},
+                    finish_reason=behaviour.options.get("reason", "content_filter"),
+                ),
+            )
         return Reply(200, self._success(req, **behaviour.options))
 
-    def _success(self, req: RecordedRequest, *, where: str = "images", mime: str = "image/png",
-                 text: str = "Here is your image.", markdown: bool = True) -> dict:
+    def _success(
+        self,
+        req: RecordedRequest,
+        *,
+        where: str = "images",
+        mime: str = "image/png",
+        text: str = "Here is your image.",
+        markdown: bool = True,
+    ) -> dict:
         number = self.next_number()
         width, height = req.pixels
-        image = image_bytes(width, height, colour_for("chat", number, req.prompt), "JPEG" if mime == "image/jpeg"
-                            else "PNG")
+        image = image_bytes(
+            width, height, colour_for("chat", number, req.prompt), "JPEG" if mime == "image/jpeg" else "PNG"
+        )
         req.images.append(image)
         data_url = f"data:{mime};base64,{base64.b64encode(image).decode()}"
         message: dict = {"role": "assistant", "content": text}
@@ -136,9 +156,12 @@ class FakeOpenAIChat(RelayFake):
             "created": int(time.time()),
             "model": req.model,
             "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
-                      "total_tokens": prompt_tokens + completion,
-                      "completion_tokens_details": {"image_tokens": completion}},
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion,
+                "total_tokens": prompt_tokens + completion,
+                "completion_tokens_details": {"image_tokens": completion},
+            },
         }
 
 

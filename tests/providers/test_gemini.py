@@ -38,9 +38,12 @@ def test_success_keeps_the_final_image_text_signature_and_usage(fake_gemini):
     assert result.text == "Here is your image."  # thought text is not the reply
     assert result.finish_reason == "STOP"
     assert result.usage == {
-        "promptTokenCount": 5, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 5}],
-        "candidatesTokenCount": 1120, "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1120}],
-        "thoughtsTokenCount": 217, "totalTokenCount": 1342,
+        "promptTokenCount": 5,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 5}],
+        "candidatesTokenCount": 1120,
+        "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1120}],
+        "thoughtsTokenCount": 217,
+        "totalTokenCount": 1342,
     }
     assert result.model_version == "gemini-3-pro-image-preview"
     assert result.response_id.startswith("fake-")
@@ -70,8 +73,9 @@ def test_flash_25_gets_no_image_size(fake_gemini):
     assert result.usage["candidatesTokensDetails"] == [{"modality": "IMAGE", "tokenCount": 1290}]
 
 
-@pytest.mark.parametrize(("size", "ratio", "pixels"), [("512", "16:9", (688, 384)), ("4K", "1:8", (1536, 12288)),
-                                                       ("1K", "4:1", (2048, 512))])
+@pytest.mark.parametrize(
+    ("size", "ratio", "pixels"), [("512", "16:9", (688, 384)), ("4K", "1:8", (1536, 12288)), ("1K", "4:1", (2048, 512))]
+)
 def test_flash_31_sizes(fake_gemini, size, ratio, pixels):
     result = call(fake_gemini, make_request(model="gemini-3.1-flash-image-preview", size=size, aspect_ratio=ratio))
     assert size_of(result.images[0].data) == pixels

@@ -51,8 +51,14 @@ def test_retry_info_forms():
 def test_download_url_rules():
     remote = ProviderConfig(name="r", protocol="openai_images", base_url="https://relay.example")
     local = ProviderConfig(name="l", protocol="openai_images", base_url="http://127.0.0.1", local=True)
-    for url in ("http://cdn.example/x.png", "ftp://cdn.example/x.png", "https://127.0.0.1/x.png",
-                "https://10.0.0.7/x.png", "https://[::1]/x.png", "https://169.254.169.254/latest"):
+    for url in (
+        "http://cdn.example/x.png",
+        "ftp://cdn.example/x.png",
+        "https://127.0.0.1/x.png",
+        "https://10.0.0.7/x.png",
+        "https://[::1]/x.png",
+        "https://169.254.169.254/latest",
+    ):
         with pytest.raises(PermanentError):
             http.check_download_url(remote, url)
     http.check_download_url(remote, "https://93.184.215.14/x.png")
@@ -72,14 +78,24 @@ def test_both_base64_alphabets():
 
 
 def test_merge_usage_adds_counts_and_modalities():
-    one = {"promptTokenCount": 5, "candidatesTokenCount": 1120, "trafficType": "ON_DEMAND",
-           "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 5}],
-           "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1120}]}
-    two = {"promptTokenCount": 565, "candidatesTokenCount": 1120, "trafficType": "ON_DEMAND",
-           "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 5}, {"modality": "IMAGE", "tokenCount": 560}],
-           "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1120}]}
+    one = {
+        "promptTokenCount": 5,
+        "candidatesTokenCount": 1120,
+        "trafficType": "ON_DEMAND",
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 5}],
+        "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1120}],
+    }
+    two = {
+        "promptTokenCount": 565,
+        "candidatesTokenCount": 1120,
+        "trafficType": "ON_DEMAND",
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 5}, {"modality": "IMAGE", "tokenCount": 560}],
+        "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1120}],
+    }
     assert merge_usage(one, two) == {
-        "promptTokenCount": 570, "candidatesTokenCount": 2240, "trafficType": "ON_DEMAND",
+        "promptTokenCount": 570,
+        "candidatesTokenCount": 2240,
+        "trafficType": "ON_DEMAND",
         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 10}, {"modality": "IMAGE", "tokenCount": 560}],
         "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 2240}],
     }
@@ -90,11 +106,22 @@ def test_registry_builtins_and_providers_json(monkeypatch):
     monkeypatch.setenv("GEMINI_AUTH_STYLE", "bearer")
     monkeypatch.setenv("OPENAI_IMAGES_BASE_URL", "http://127.0.0.1:1")
     monkeypatch.setenv("OPENAI_IMAGES_LOCAL", "1")
-    monkeypatch.setenv("PROVIDERS_JSON", json.dumps([{
-        "name": "relay2", "protocol": "openai_chat", "base_url": "https://relay2.example", "key_env": "RELAY2_KEY",
-        "models": ["gemini-2.5-flash-image"], "model_aliases": {"gemini-2.5-flash-image": "google/gemini-2.5-flash-image"},
-        "download_max_bytes": 1000,
-    }]))
+    monkeypatch.setenv(
+        "PROVIDERS_JSON",
+        json.dumps(
+            [
+                {
+                    "name": "relay2",
+                    "protocol": "openai_chat",
+                    "base_url": "https://relay2.example",
+                    "key_env": "RELAY2_KEY",
+                    "models": ["gemini-2.5-flash-image"],
+                    "model_aliases": {"gemini-2.5-flash-image": "google/gemini-2.5-flash-image"},
+                    "download_max_bytes": 1000,
+                }
+            ]
+        ),
+    )
     configured = registry.providers()
     assert configured["gemini"].auth_style == "bearer"
     assert configured["openai_images"].local is True
@@ -105,8 +132,10 @@ def test_registry_builtins_and_providers_json(monkeypatch):
 
 
 def test_registry_rejects_bad_styles(monkeypatch):
-    monkeypatch.setenv("PROVIDERS_JSON", json.dumps([{"name": "x", "protocol": "gemini", "base_url": "https://x",
-                                                      "auth_style": "query"}]))
+    monkeypatch.setenv(
+        "PROVIDERS_JSON",
+        json.dumps([{"name": "x", "protocol": "gemini", "base_url": "https://x", "auth_style": "query"}]),
+    )
     with pytest.raises(ImproperlyConfigured, match="auth_style"):
         registry.providers()
 
@@ -145,8 +174,11 @@ def test_fault_rate_is_seeded_and_typed():
 
 
 def test_fake_runs_standalone():
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.openai_chat", "--port", "0", "--latency", "0"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.openai_chat", "--port", "0", "--latency", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")

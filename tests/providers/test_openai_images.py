@@ -27,8 +27,13 @@ def test_generations_with_wxh_size_and_b64(fake_images):
     sent = fake_images.last
     assert sent.path == "/v1/images/generations"
     assert sent.headers["authorization"] == f"Bearer {KEY}"
-    assert sent.body == {"model": "gemini-3-pro-image-preview", "prompt": "a banana on the moon", "n": 1,
-                         "size": "2752x1536", "response_format": "b64_json"}
+    assert sent.body == {
+        "model": "gemini-3-pro-image-preview",
+        "prompt": "a banana on the moon",
+        "n": 1,
+        "size": "2752x1536",
+        "response_format": "b64_json",
+    }
     assert [img.data for img in result.images] == sent.images
     assert size_of(result.images[0].data) == (2752, 1536)
     assert result.usage["output_tokens"] == 1290
