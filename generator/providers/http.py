@@ -133,7 +133,7 @@ def post(call: Call, url: str, **kwargs) -> dict:
             f"Connection to {call.name} failed: {call.scrub(str(exc)) or type(exc).__name__}",
             hint=f"is {call.config.base_url} reachable?",
         ) from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise PermanentError(
             f"Cannot call {call.name}: {call.scrub(str(exc))}", hint="check the provider's base URL"
         ) from None
@@ -180,6 +180,13 @@ def error_body(response: httpx.Response) -> dict:
     if isinstance(error, str):
         return {"message": error}
     return {}
+
+
+def embedded_error(call: Call, body: dict) -> ProviderError:
+    """A 200 whose body is an error object (some relays pass upstream errors on so)."""
+    code = body["error"].get("code") if isinstance(body.get("error"), dict) else None
+    status = code if isinstance(code, int) and 400 <= code < 600 else 502
+    return error_from_response(call, httpx.Response(status, json=body))
 
 
 def error_from_response(call: Call, response: httpx.Response) -> ProviderError:
@@ -391,6 +398,8 @@ def download_image(call: Call, url: str) -> tuple[bytes, str]:
                 return data, sniff_mime(data, response.headers.get("content-type", "").split(";")[0].strip())
         except httpx.TimeoutException:
             raise RetryableError(f"Downloading the image from {call.name} timed out") from None
+        except httpx.InvalidURL:
+            raise PermanentError(f"{call.name} linked to an invalid image URL") from None
         except httpx.HTTPError as exc:
             raise RetryableError(f"Downloading the image from {call.name} failed: {type(exc).__name__}") from None
     raise PermanentError(f"{call.name} redirected the image download too many times")

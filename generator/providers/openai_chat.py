@@ -11,11 +11,9 @@ from __future__ import annotations
 import base64
 import re
 
-import httpx
-
 from .base import BlockedError, ProviderImage, ProviderRequest, ProviderResult, RetryableError
 from .gemini import reason_in_words
-from .http import Call, decode_data_url, download_image, error_from_response, post, require_key
+from .http import Call, decode_data_url, download_image, embedded_error, post, require_key
 from .registry import ProviderConfig
 from .results import repeat_calls
 
@@ -61,7 +59,7 @@ def parse_response(call: Call, body: dict) -> ProviderResult:
     choices = body.get("choices")
     if not choices and isinstance(body.get("error"), dict):
         # Some relays answer 200 with an error body (OpenRouter passes upstream errors on).
-        raise _embedded_error(call, body)
+        raise embedded_error(call, body)
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise RetryableError(f"{call.name} sent a reply without choices")
     choice = choices[0]
@@ -92,12 +90,6 @@ def _block_reason(finish_reason: str) -> str:
     if upper in ("", "STOP", "LENGTH", "END_TURN"):
         return "NO_IMAGE" if upper != "LENGTH" else "MAX_TOKENS"
     return upper
-
-
-def _embedded_error(call: Call, body: dict) -> Exception:
-    code = body["error"].get("code")
-    status = code if isinstance(code, int) and 400 <= code < 600 else 502
-    return error_from_response(call, httpx.Response(status, json=body))
 
 
 def _text_of(content) -> str:

@@ -8,7 +8,7 @@ which is downloaded at once (relay CDN links expire).
 from __future__ import annotations
 
 from .base import BlockedError, ProviderImage, ProviderRequest, ProviderResult, RetryableError
-from .http import Call, b64decode, decode_data_url, download_image, post, require_key, sniff_mime
+from .http import Call, b64decode, decode_data_url, download_image, embedded_error, post, require_key, sniff_mime
 from .registry import ProviderConfig
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
@@ -61,6 +61,8 @@ def generate(config: ProviderConfig, request: ProviderRequest, api_key: str) -> 
 def parse_response(call: Call, body: dict) -> ProviderResult:
     usage = body.get("usage") or {}
     items = body.get("data")
+    if items is None and body.get("error"):
+        raise embedded_error(call, body)
     if not isinstance(items, list):
         raise RetryableError(f"{call.name} sent a reply without a data list")
     images = [

@@ -13,7 +13,8 @@ from generator.providers.base import (
     RateLimitedError,
     RetryableError,
 )
-from tests.fakes.openai_images import blocked, empty, error, hang, ok, truncated, url
+from tests.fakes.base import Reply
+from tests.fakes.openai_images import blocked, empty, error, hang, ok, raw, truncated, url
 
 from .helpers import KEY, config_for, make_request, reference, size_of
 
@@ -182,3 +183,16 @@ def test_transient_failures_are_retryable(fake_images, behaviour):
     fake_images.script(behaviour)
     with pytest.raises(RetryableError):
         call(fake_images, timeout=0.3)
+
+
+def test_error_inside_a_200_body(fake_images):
+    fake_images.script(raw(Reply(200, {"error": {"code": 503, "message": "upstream overloaded"}})))
+    with pytest.raises(RetryableError) as caught:
+        call(fake_images)
+    assert "upstream overloaded" in str(caught.value)
+
+
+def test_unusable_base_url_is_permanent(fake_images):
+    with pytest.raises(PermanentError) as caught:
+        call(fake_images, base_url="ftp://relay.example")
+    assert "base URL" in caught.value.hint
