@@ -144,7 +144,8 @@ def test_chat_relay_success(fake_chat, monkeypatch, make_generation):
 
 
 def test_key_never_reaches_logs_errors_or_the_database(gemini_env, make_generation, caplog):
-    caplog.set_level(logging.DEBUG)  # httpx and httpcore included
+    for name in (None, "httpx", "httpcore", "generator"):
+        caplog.set_level(logging.DEBUG, logger=name)  # httpx and httpcore log every request at DEBUG
     gemini_env.script(
         ok(),
         error(401, echo_key=True),
@@ -155,6 +156,7 @@ def test_key_never_reaches_logs_errors_or_the_database(gemini_env, make_generati
     rows = [make_generation(provider="gemini", model="gemini-3-pro-image-preview") for _ in range(5)]
     assert [r.status for r in rows] == ["succeeded", "failed", "failed", "queued", "blocked"]
     assert any(r.headers.get("x-goog-api-key") == KEY for r in gemini_env.requests)  # it was really sent
+    assert "HTTP Request: POST" in caplog.text  # the client's own logging was captured
     assert KEY not in caplog.text
     for row in Generation.objects.all():
         dumped = json.dumps({f.name: str(getattr(row, f.name)) for f in row._meta.concrete_fields})
