@@ -196,6 +196,7 @@ def _succeed(generation, me, provider, result: ProviderResult, started: float) -
         size=generation.size,
         usage=result.usage,
         image_count=len(stored),
+        at=generation.created_at,
     )
     mismatch = any(img.ratio_mismatch for img in stored)
     with transaction.atomic():
@@ -256,7 +257,12 @@ def _end(generation, me, provider, status: str, exc: ProviderError, started: flo
     cost = pricing.ZERO
     if provider is not None and provider.charge_failures and exc.usage:
         cost = pricing.actual_cost(
-            provider=provider, model_id=generation.model, size=generation.size, usage=exc.usage, image_count=0
+            provider=provider,
+            model_id=generation.model,
+            size=generation.size,
+            usage=exc.usage,
+            image_count=0,
+            at=generation.created_at,
         )
     with transaction.atomic():
         updated = _owned(generation, me).update(

@@ -11,6 +11,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from spend.budgets import BudgetExceeded
+
 from . import dispatch, generations
 from .forms import GenerationForm
 from .models import Generation, Image, ModelCapability, Preset, ReferenceImage
@@ -65,8 +67,12 @@ def compose(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = GenerationForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
-            generation = generations.submit(request.user, form.cleaned_data)
-            return redirect(generation)
+            try:
+                generation = generations.submit(request.user, form.cleaned_data)
+            except BudgetExceeded as exc:
+                form.add_error(None, exc)
+            else:
+                return redirect(generation)
         return render(request, "generator/compose.html", composer_context(form), status=400)
     initial = {}
     model = ModelCapability.objects.filter(active=True).first()
