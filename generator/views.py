@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from spend import budgets
 from spend.budgets import BudgetExceeded
 
 from . import dispatch, generations
@@ -84,18 +85,25 @@ def compose(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def quote(request: HttpRequest) -> HttpResponse:
-    """The price of exactly the request in the form, for the composer (htmx)."""
+    """The price of exactly the request in the form, and what it leaves of the
+    tightest budget, for the composer (htmx)."""
     form = GenerationForm(request.POST, user=request.user)
     form.is_valid()
     data = form.cleaned_data
-    estimate = None
+    context: dict = {"estimate": None, "errors": form.errors, "is_demo": data.get("provider") == "demo"}
     if all(k in data for k in ("model", "size", "n", "provider_config", "prompt")) and not form.errors:
-        estimate = generations.quote_for(data)
-    return render(
-        request,
-        "generator/compose.html#quote",
-        {"estimate": estimate, "errors": form.errors, "is_demo": data.get("provider") == "demo"},
-    )
+        # Reference files are not posted with the live quote, only how many there are.
+        uploads = min(_int(request.POST.get("reference_count")), data["model"].max_reference_images)
+        estimate = generations.quote_for(data, uploads=uploads)
+        context.update(budgets.quote_context(estimate, budgets.tightest(request.user.pk)))
+    return render(request, "generator/compose.html#quote", context)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        return 0
 
 
 @require_GET

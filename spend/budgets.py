@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from . import periods
 from .models import MONEY, Budget, SpendEntry
-from .money import usd
+from .money import percent, usd
 
 ZERO = Decimal("0")
 MONEY_FIELD = models.DecimalField(**MONEY)
@@ -99,6 +99,16 @@ def tightest(user_id: int, at: datetime | None = None) -> BudgetStatus | None:
     """The applicable budget with the least money left, if any."""
     found = statuses(user_id, at)
     return min(found, key=lambda s: (s.left, s.is_team)) if found else None
+
+
+def quote_context(estimate: Decimal, status: BudgetStatus | None) -> dict:
+    """For the composer: "$0.54 — 12% of your remaining $4.46 this month"."""
+    return {
+        "estimate": estimate,
+        "budget": status,
+        "share": percent(estimate, status.left) if status is not None and status.left > 0 else "",
+        "over": status is not None and estimate > status.left,
+    }
 
 
 @transaction.atomic

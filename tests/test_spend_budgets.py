@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -20,6 +21,7 @@ from generator.forms import GenerationForm
 from generator.models import Generation, ReferenceImage
 from spend import budgets
 from spend.models import Budget, SpendEntry
+from spend.money import usd
 
 from .conftest import form_data, upload
 from .spendkit import USAGE_PRO, gemini_fixture, result_with_usage  # noqa: F401
@@ -185,3 +187,38 @@ def test_fifty_simultaneous_submissions_never_overspend(gemini, user, other_user
     total = sum(e.amount for e in SpendEntry.objects.all())
     assert total == 7 * PRO_4K_COST
     assert total <= Budget.objects.get(user=None).amount
+
+
+def quote_text(client, **overrides) -> str:
+    response = client.post("/quote/", form_data(**{**PRO_4K, **overrides}))
+    assert response.status_code == 200
+    return " ".join(html.unescape(response.content.decode().replace("<", " <")).split())
+
+
+def test_quote_shows_share_of_the_tightest_remaining_budget(gemini, user, alice_client):
+    Budget.objects.create(user=None, amount=Decimal("100"))
+    Budget.objects.create(user=user, amount=Decimal("2.00"))
+    assert "Estimated $0.24" in quote_text(alice_client)
+    assert "12% of your remaining $2.00 this month" in quote_text(alice_client)
+    submit(user)
+    # 0.24002 / 1.75998 = 13.6%
+    assert "14% of your remaining $1.76 this month" in quote_text(alice_client)
+
+
+def test_quote_counts_the_reference_files_about_to_be_uploaded(gemini, user, alice_client):
+    assert "Estimated $0.24 " in quote_text(alice_client)
+    # Two files chosen: 2 x 560 input tokens at $2/M.
+    assert "Estimated $0.2423 " in quote_text(alice_client, reference_count="2")
+    # Garbage or more than the model takes cannot inflate or break the quote.
+    assert "Estimated $0.24 " in quote_text(alice_client, reference_count="lots")
+    assert f"Estimated {usd(PRO_4K_COST + Decimal('0.01568'))} " in quote_text(alice_client, reference_count="99")
+
+
+def test_quote_warns_when_over_budget(gemini, user, alice_client):
+    Budget.objects.create(user=None, amount=Decimal("0.10"))
+    assert "more than the team's remaining $0.10 this month" in quote_text(alice_client)
+
+
+def test_composer_page_wires_the_reference_count(alice_client):
+    page = alice_client.get("/").content.decode()
+    assert 'name="reference_count"' in page
