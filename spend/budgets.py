@@ -14,16 +14,16 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.db.models import Q, QuerySet, Sum
-from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.db.models import F, Q, QuerySet, Sum
+from django.db.models.functions import Cast, Round
 
 from . import periods
-from .models import MONEY, Budget, SpendEntry
+from .models import Budget, SpendEntry
 from .money import percent, usd
 
 ZERO = Decimal("0")
-MONEY_FIELD = models.DecimalField(**MONEY)
+MICRO = 1_000_000
+SIX_PLACES = Decimal("0.000001")
 PERIOD_WORDS = {Budget.Period.MONTH: ("monthly", "this month"), Budget.Period.DAY: ("daily", "today")}
 
 
@@ -79,8 +79,18 @@ def applicable(user_id: int) -> QuerySet[Budget]:
     return Budget.objects.filter(Q(user_id=user_id) | Q(user__isnull=True), active=True)
 
 
+def micro_sum(field: str = "amount") -> Sum:
+    """SUM over whole micro-dollars. SQLite stores decimals as floats and sums them as
+    floats, which drifts below the sixth place; integers sum exactly on every backend."""
+    return Sum(Cast(Round(F(field) * MICRO), models.BigIntegerField()))
+
+
+def from_micro(value: int | None) -> Decimal:
+    return (Decimal(value or 0) / MICRO).quantize(SIX_PLACES)
+
+
 def ledger_sum(queryset: QuerySet[SpendEntry]) -> Decimal:
-    return queryset.aggregate(total=Coalesce(Sum("amount"), ZERO, output_field=MONEY_FIELD))["total"]
+    return from_micro(queryset.aggregate(total=micro_sum())["total"])
 
 
 def status_of(budget: Budget, at: datetime | None = None) -> BudgetStatus:
@@ -169,17 +179,3 @@ def release(generation) -> None:
             model=generation.model,
             accounted_at=generation.created_at,
         )
-
-
-def correct(user, amount: Decimal, note: str, *, at: datetime | None = None, by=None) -> SpendEntry:
-    """A correction is a new signed entry; nothing already in the ledger changes."""
-    if not note.strip():
-        raise ValidationError("A correction needs a note saying why.")
-    who = f" (by {by.get_username()})" if by is not None else ""
-    return SpendEntry.objects.create(
-        user=user,
-        kind=SpendEntry.Kind.CORRECTION,
-        amount=amount,
-        note=f"{note.strip()}{who}"[:200],
-        accounted_at=at or timezone.now(),
-    )
