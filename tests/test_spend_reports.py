@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import random
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.test import override_settings
-from django.urls import reverse
 from django.utils import timezone
 
 from generator.models import Generation, Image, Preset, StylePreset
