@@ -96,6 +96,7 @@ def test_log_in_compose_wait_gallery_detail(live_server, django_user_model, work
     page.wait_for_selector(".tile img")
     tile = page.locator(".tile").first
     assert "lighthouse" in tile.inner_text()
+    page.wait_for_function("document.querySelector('.tile img').complete")
     assert page.evaluate("document.querySelector('.tile img').naturalWidth") > 0
     tile.click()
 
@@ -111,6 +112,7 @@ def test_log_in_compose_wait_gallery_detail(live_server, django_user_model, work
         "demo",
     ]:
         assert text in detail, text
+    page.wait_for_function("document.getElementById('full-image').complete")
     assert page.evaluate("document.getElementById('full-image').naturalWidth") == 688
     os.makedirs("test-artifacts", exist_ok=True)
     page.screenshot(path="test-artifacts/detail.png", full_page=True)
