@@ -32,7 +32,9 @@ def lineage(image: Image, viewer) -> Lineage:
     seen_generations = {image.generation_id}
     for depth in range(MAX_DEPTH):
         level = list(
-            visible.filter(derived_references__generation_id__in=frontier).distinct().order_by("generation__created_at", "pk")
+            visible.filter(derived_references__generation_id__in=frontier)
+            .distinct()
+            .order_by("generation__created_at", "pk")
         )
         if depth == 0:
             parents = level
@@ -48,4 +50,6 @@ def lineage(image: Image, viewer) -> Lineage:
     ordered = sorted(chain.values(), key=lambda i: (i.generation.created_at, i.pk))
     costs = {i.generation_id: i.generation.actual_cost or Decimal("0") for i in ordered}
     costs[image.generation_id] = image.generation.actual_cost or Decimal("0")
-    return Lineage(parents=parents, children=children, chain=[*ordered, image], total_cost=sum(costs.values(), Decimal("0")))
+    return Lineage(
+        parents=parents, children=children, chain=[*ordered, image], total_cost=sum(costs.values(), Decimal("0"))
+    )

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import BooleanField, FloatField, QuerySet
+from django.db.models import BooleanField, F, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -77,19 +77,12 @@ def search(queryset: QuerySet, text: str, *, rank: bool = False) -> QuerySet:
     fts = websearch_to_fts5(text)
     if not fts:
         return queryset.none()
-    queryset = queryset.filter(
-        pk__in=RawSQL("SELECT rowid FROM gallery_image_fts WHERE gallery_image_fts MATCH %s", [fts])
-    )
+    # A join on the FTS5 table (model ImageText), so SQLite drives the query from the
+    # match and reads bm25 as it goes instead of re-running the match per row.
+    queryset = queryset.filter(fts__document__match=fts)
     if rank:
         # bm25 is lower-is-better; negate so both databases sort descending.
-        queryset = queryset.annotate(
-            search_rank=RawSQL(
-                "(SELECT -bm25(gallery_image_fts, 10.0, 2.0, 5.0, 5.0, 10.0) FROM gallery_image_fts "
-                'WHERE gallery_image_fts MATCH %s AND rowid = "generator_image"."id")',
-                [fts],
-                output_field=FloatField(),
-            )
-        )
+        queryset = queryset.annotate(search_rank=-F("fts__rank"))
     return queryset
 
 

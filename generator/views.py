@@ -11,10 +11,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import dispatch, generations, prefill
-from .gallery import visible_images
 from .forms import GenerationForm
+from .gallery import visible_images
 from .models import Generation, ModelCapability, Preset, ReferenceImage
 from .providers.registry import providers
+
 
 def visible_generations(user):
     return Generation.objects.filter(Generation.visible_q(user), deleted_at__isnull=True)
@@ -58,9 +59,7 @@ def compose(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = GenerationForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
-            generation = generations.submit(
-                request.user, form.cleaned_data, remix_of=form.cleaned_data.get("remix_of")
-            )
+            generation = generations.submit(request.user, form.cleaned_data, remix_of=form.cleaned_data.get("remix_of"))
             return redirect(generation)
         return render(request, "generator/compose.html", composer_context(form), status=400)
     initial = {}
@@ -143,7 +142,9 @@ def image_file(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
 @require_GET
 def reference_file(request: HttpRequest, pk: int) -> HttpResponse:
     ref = get_object_or_404(
-        ReferenceImage.objects.filter(Generation.visible_q(request.user, "generation__"), generation__deleted_at__isnull=True),
+        ReferenceImage.objects.filter(
+            Generation.visible_q(request.user, "generation__"), generation__deleted_at__isnull=True
+        ),
         pk=pk,
     )
     return _serve(ref.file.name, ref.mime_type)

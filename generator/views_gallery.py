@@ -39,7 +39,7 @@ def _own_generations(user) -> QuerySet:
 def gallery_view(request: HttpRequest) -> HttpResponse:
     fragment = bool(request.htmx) and "after" in request.GET
     form = gallery.GalleryFilterForm(request.GET, viewer=request.user, choices=not fragment)
-    context = {"form": form, "querystring": _querystring(request)}
+    context = {"form": form, "querystring": _querystring(request), "selects": [] if fragment else form.selects()}
     if not form.is_valid():
         context["error"] = gallery.validation_message(form)
         return render(request, "generator/gallery.html", context, status=400)
@@ -72,9 +72,11 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
     generation = image.generation
     remix_of = None
     if generation.remix_of_id:
-        remix_of = Generation.objects.filter(Generation.visible_q(request.user), deleted_at__isnull=True).filter(
-            pk=generation.remix_of_id
-        ).first()
+        remix_of = (
+            Generation.objects.filter(Generation.visible_q(request.user), deleted_at__isnull=True)
+            .filter(pk=generation.remix_of_id)
+            .first()
+        )
     can_manage = request.user.is_staff or generation.user_id == request.user.pk
     return render(
         request,
@@ -174,5 +176,7 @@ def generation_visibility(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Visibility must be team or private.")
     else:
         Generation.objects.filter(pk=generation.pk).update(visibility=value)
-        messages.success(request, f"Generation #{generation.pk} is now {'visible to the team' if value == 'team' else 'private'}.")
+        messages.success(
+            request, f"Generation #{generation.pk} is now {'visible to the team' if value == 'team' else 'private'}."
+        )
     return _back(request, reverse("generator:generation", args=[generation.pk]))

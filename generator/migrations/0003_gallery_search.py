@@ -11,6 +11,8 @@ from django.db import migrations
 SQLITE_FORWARD = [
     """CREATE VIRTUAL TABLE gallery_image_fts USING fts5(
         prompt, reply, style, preset, tags, tokenize = 'porter unicode61 remove_diacritics 2')""",
+    # The table's `rank` column: bm25 weighting prompt and tags most, the reply least.
+    "INSERT INTO gallery_image_fts (gallery_image_fts, rank) VALUES ('rank', 'bm25(10.0, 2.0, 5.0, 5.0, 10.0)')",
     # The text of one image's row, as a SELECT over its generation: used by the triggers.
     """CREATE TRIGGER gallery_fts_image_ai AFTER INSERT ON generator_image BEGIN
         INSERT INTO gallery_image_fts (rowid, prompt, reply, style, preset, tags)
