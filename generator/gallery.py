@@ -221,8 +221,9 @@ class Page:
     highlights: dict = field(default_factory=dict)
 
 
-def page(viewer, data: dict, cursor: str | None = None, size: int = PAGE_SIZE) -> Page:
+def page(viewer, data: dict, cursor: str | None = None, size: int | None = None) -> Page:
     """One page of tiles: images with generation, owner and `is_favourite` loaded (one query)."""
+    size = size or PAGE_SIZE
     sort = data.get("sort") or "newest"
     text = data.get("q") or ""
     qs = filtered(viewer, data)

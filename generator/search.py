@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import BooleanField, F, QuerySet
+from django.db.models import BooleanField, F, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -76,7 +76,7 @@ def search(queryset: QuerySet, text: str, *, rank: bool = False) -> QuerySet:
         return queryset
     fts = websearch_to_fts5(text)
     if not fts:
-        return queryset.none()
+        return (queryset.annotate(search_rank=Value(0.0)) if rank else queryset).none()
     # A join on the FTS5 table (model ImageText), so SQLite drives the query from the
     # match and reads bm25 as it goes instead of re-running the match per row.
     queryset = queryset.filter(fts__document__match=fts)
