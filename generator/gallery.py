@@ -244,7 +244,9 @@ def page(viewer, data: dict, cursor: str | None = None, size: int | None = None)
             if cursor:
                 raw, pk = decode_cursor(cursor)
                 qs = qs.filter(_after(field_name, descending, _parse_value(field_name, raw), int(pk)))
-            order = F(field_name).desc(nulls_last=True) if descending else F(field_name).asc()
+            # Only cost can be NULL; a NULLS clause on created_at would stop PostgreSQL using its index.
+            nullable = sort == "cost"
+            order = F(field_name).desc(nulls_last=nullable or None) if descending else F(field_name).asc()
             qs = qs.order_by(order, "-pk" if descending else "pk")
             rows = list(qs[: size + 1])
             next_cursor = None

@@ -167,6 +167,8 @@ class Generation(models.Model):
             models.Index(fields=["user", "-created_at"], name="gen_user_created"),
             # Gallery sorts: by date (with the id tie-break for keyset pages) and by cost.
             models.Index(fields=["-created_at", "-id"], name="gen_gallery_created"),
+            # On PostgreSQL migration 0004 creates it DESC NULLS LAST, matching the gallery's
+            # ORDER BY (SQLite puts NULLs last in DESC anyway and rejects the clause in an index).
             models.Index(fields=["-actual_cost", "-id"], name="gen_gallery_cost"),
         ]
         constraints = [

@@ -6,6 +6,20 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def cost_index(apps, schema_editor):
+    # PostgreSQL sorts NULLs first in DESC: the index must say NULLS LAST to serve the
+    # gallery's "most expensive first" order. SQLite rejects NULLS LAST in an index and
+    # puts NULLs last in DESC anyway.
+    nulls = " NULLS LAST" if schema_editor.connection.vendor == "postgresql" else ""
+    schema_editor.execute(
+        f"CREATE INDEX gen_gallery_cost ON generator_generation (actual_cost DESC{nulls}, id DESC)", params=None
+    )
+
+
+def drop_cost_index(apps, schema_editor):
+    schema_editor.execute("DROP INDEX IF EXISTS gen_gallery_cost", params=None)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -30,8 +44,13 @@ class Migration(migrations.Migration):
             model_name='generation',
             index=models.Index(fields=['-created_at', '-id'], name='gen_gallery_created'),
         ),
-        migrations.AddIndex(
-            model_name='generation',
-            index=models.Index(fields=['-actual_cost', '-id'], name='gen_gallery_cost'),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AddIndex(
+                    model_name='generation',
+                    index=models.Index(fields=['-actual_cost', '-id'], name='gen_gallery_cost'),
+                ),
+            ],
+            database_operations=[migrations.RunPython(cost_index, drop_cost_index)],
         ),
     ]
