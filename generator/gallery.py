@@ -165,7 +165,7 @@ def filtered(viewer, data: dict) -> QuerySet:
         if data.get("cost_max") is not None:
             qs = qs.filter(**{f"{cost}__lte": data["cost_max"]})
     if data.get("favourites"):
-        qs = qs.filter(pk__in=Favourite.objects.filter(user=viewer).values("image_id"))
+        qs = qs.filter(favourites__user=viewer)  # a join: (user, image) is unique, so no duplicates
     return qs
 
 
