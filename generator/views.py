@@ -5,7 +5,6 @@ import json
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.files.storage import default_storage
-from django.core.paginator import Paginator
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,20 +13,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from spend import budgets
 from spend.budgets import BudgetExceeded
 
-from . import dispatch, generations
+from . import dispatch, generations, prefill
 from .forms import GenerationForm
-from .models import Generation, Image, ModelCapability, Preset, ReferenceImage
+from .gallery import visible_images
+from .models import Generation, ModelCapability, Preset, ReferenceImage
 from .providers.registry import providers
-
-GALLERY_PAGE_SIZE = 24
 
 
 def visible_generations(user):
     return Generation.objects.filter(Generation.visible_q(user), deleted_at__isnull=True)
-
-
-def visible_images(user):
-    return Image.objects.filter(Generation.visible_q(user, "generation__"), generation__deleted_at__isnull=True)
 
 
 def composer_context(form: GenerationForm) -> dict:
@@ -69,7 +63,9 @@ def compose(request: HttpRequest) -> HttpResponse:
         form = GenerationForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
             try:
-                generation = generations.submit(request.user, form.cleaned_data)
+                generation = generations.submit(
+                    request.user, form.cleaned_data, remix_of=form.cleaned_data.get("remix_of")
+                )
             except BudgetExceeded as exc:
                 form.add_error(None, exc)
             else:
@@ -79,6 +75,7 @@ def compose(request: HttpRequest) -> HttpResponse:
     model = ModelCapability.objects.filter(active=True).first()
     if model:
         initial = {"model": model.model_id, "size": model.default_size, "aspect_ratio": "1:1"}
+    initial.update(prefill.initial_from(request.GET, request.user))
     form = GenerationForm(initial=initial, user=request.user)
     return render(request, "generator/compose.html", composer_context(form))
 
@@ -130,36 +127,6 @@ def generation_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(generation)
 
 
-@require_GET
-def gallery(request: HttpRequest) -> HttpResponse:
-    images = (
-        visible_images(request.user).select_related("generation", "generation__user").order_by("-created_at", "-id")
-    )
-    page = Paginator(images, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "generator/gallery.html", {"page": page})
-
-
-@require_GET
-def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    image = get_object_or_404(
-        visible_images(request.user).select_related(
-            "generation", "generation__user", "generation__style", "generation__preset"
-        ),
-        pk=pk,
-    )
-    generation = image.generation
-    return render(
-        request,
-        "generator/image.html",
-        {
-            "image": image,
-            "generation": generation,
-            "siblings": generation.images.exclude(pk=image.pk),
-            "references": generation.references.select_related("source_image"),
-        },
-    )
-
-
 def _serve(name: str, mime_type: str, download_name: str | None = None) -> HttpResponse:
     if not default_storage.exists(name):
         raise Http404("The file is missing from storage.")
@@ -190,7 +157,12 @@ def image_file(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
 
 @require_GET
 def reference_file(request: HttpRequest, pk: int) -> HttpResponse:
-    ref = get_object_or_404(ReferenceImage.objects.filter(Generation.visible_q(request.user, "generation__")), pk=pk)
+    ref = get_object_or_404(
+        ReferenceImage.objects.filter(
+            Generation.visible_q(request.user, "generation__"), generation__deleted_at__isnull=True
+        ),
+        pk=pk,
+    )
     return _serve(ref.file.name, ref.mime_type)
 
 

@@ -220,6 +220,9 @@ GENERATION_LEASE_SECONDS = env_int("GENERATION_LEASE_SECONDS", 600)
 GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 5)
 PROVIDER_TIMEOUT_SECONDS = float(env("PROVIDER_TIMEOUT_SECONDS", "300"))
 
+# Gallery: soft-deleted generations keep their files this long (manage.py purge_deleted).
+GALLERY_PURGE_AFTER_DAYS = float(env("GALLERY_PURGE_AFTER_DAYS", "7"))
+
 # Limits on user input (also enforced by the CLI).
 PROMPT_MAX_CHARS = 8000
 REFERENCE_MAX_BYTES = 20 * 1024 * 1024
