@@ -287,15 +287,24 @@ class FakeGemini(FakeServer):
                 {"text": "**Composing the scene**\n\nPlanning the layout first.", "thought": True},
                 {"inlineData": {"mimeType": "image/png", "data": encode(interim).decode()}, "thought": True},
             ]
-        signature = base64.b64encode(hashlib.sha256(f"sig-{number}".encode()).digest() * 2).decode()
-        sign = {"thoughtSignature": signature} if thoughts else {}
+        # As the real gemini-3 models do: the first part after the thoughts and every
+        # image part carry a signature, each its own, so a client that keeps the wrong
+        # one (the text's, or one image's for all) is caught.
+        def sign(what: str) -> dict:
+            if not thoughts:
+                return {}
+            digest = hashlib.sha256(f"sig-{number}-{what}".encode()).digest() * 2
+            return {"thoughtSignature": base64.b64encode(digest).decode()}
+
         if text:
-            parts.append({"text": text, **sign})
+            parts.append({"text": text, **sign("text")})
         for i in range(images):
             final = image_bytes(width, height, colour_for("final", number, i, req.prompt), fmt)
             req.images.append(final)
-            parts.append({"inlineData": {"mimeType": mime, "data": encode(final).decode()}, **sign})
-        req.signature = signature if thoughts else ""
+            signed = sign(f"image-{i}")
+            req.signatures.append(signed.get("thoughtSignature", ""))
+            parts.append({"inlineData": {"mimeType": mime, "data": encode(final).decode()}, **signed})
+        req.signature = req.signatures[0] if req.signatures else ""
         return {
             "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
             "usageMetadata": self.usage(req, thoughts=thoughts, images=images),

@@ -81,6 +81,17 @@ def test_flash_31_sizes(fake_gemini, size, ratio, pixels):
     assert size_of(result.images[0].data) == pixels
 
 
+def test_each_image_keeps_its_own_thought_signature(fake_gemini):
+    # gemini-3.1 Flash rejects an edit turn whose image lacks its own signature: two images
+    # in one reply must each keep theirs, not the text part's nor each other's.
+    fake_gemini.script(ok(images=2))
+    result = call(fake_gemini, make_request(model="gemini-3.1-flash-image-preview", size="1K", aspect_ratio="1:1"))
+    sent = fake_gemini.last
+    assert [img.data for img in result.images] == sent.images
+    assert [img.thought_signature for img in result.images] == sent.signatures
+    assert len(set(sent.signatures)) == 2 and "" not in sent.signatures
+
+
 def test_bearer_auth_style(fake_gemini):
     call(fake_gemini, auth_style="bearer")
     assert fake_gemini.last.auth == "bearer"
