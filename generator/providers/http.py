@@ -15,7 +15,7 @@ import re
 import socket
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import cache
 from urllib.parse import urljoin, urlsplit
@@ -75,7 +75,7 @@ class Call:
     """Who we are calling and with what, for error messages and key scrubbing."""
 
     config: ProviderConfig
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)  # never in a repr, a log line or a traceback
     model: str = ""
     # Wire parameter name -> value we sent, so a 400 can say which one was refused.
     sent: tuple[tuple[str, str], ...] = ()
@@ -194,7 +194,9 @@ def error_from_response(call: Call, response: httpx.Response) -> ProviderError:
     error = error_body(response)
     message = call.scrub(str(error.get("message") or "").strip()) or _short_text(call, response)
     said = f"{call.name} answered {status}" + (f": {message}" if message else "")
-    retry_after = retry_info_delay(error) or retry_after_header(response.headers)
+    retry_after = retry_info_delay(error)
+    if retry_after is None:  # "0s" is a wait too: retry now, not "quota used up"
+        retry_after = retry_after_header(response.headers)
 
     if status == 429:
         return rate_limit_error(call, said, error, retry_after)

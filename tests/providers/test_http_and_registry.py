@@ -187,3 +187,20 @@ def test_fake_runs_standalone():
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_call_repr_hides_the_key():
+    call = http.Call(config=ProviderConfig(name="g", protocol="gemini", base_url="https://x"), api_key=KEY)
+    assert KEY not in repr(call) and KEY not in str(call)
+
+
+def test_zero_retry_delay_is_a_rate_limit_not_exhausted_quota():
+    error = {
+        "code": 429,
+        "status": "RESOURCE_EXHAUSTED",
+        "message": "Resource exhausted.",
+        "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0s"}],
+    }
+    call = http.Call(config=ProviderConfig(name="g", protocol="gemini", base_url="https://x"))
+    exc = http.error_from_response(call, httpx.Response(429, json={"error": error}))
+    assert isinstance(exc, RateLimitedError) and exc.retry_after == 0.0
