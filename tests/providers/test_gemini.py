@@ -16,7 +16,8 @@ from generator.providers.base import (
     RateLimitedError,
     RetryableError,
 )
-from tests.fakes.gemini import blocked, error, garbage, hang, ok, truncated
+from tests.fakes.base import Reply
+from tests.fakes.gemini import blocked, error, garbage, google_error, hang, ok, raw, truncated
 
 from .helpers import KEY, config_for, make_request, reference, size_of
 
@@ -256,3 +257,13 @@ def test_connection_refused_is_retryable():
     with pytest.raises(RetryableError) as caught:
         gemini.generate(config, make_request(), KEY)
     assert "reachable" in caught.value.hint
+
+
+@pytest.mark.parametrize(("status", "kind"), [(503, RetryableError), (400, PermanentError)])
+def test_error_body_inside_a_200_is_a_typed_error_not_a_block(fake_gemini, status, kind):
+    # Native-protocol relays pass an upstream error on with HTTP 200.
+    fake_gemini.script(raw(Reply(200, google_error(status, "upstream said no"))))
+    with pytest.raises(kind) as caught:
+        call(fake_gemini)
+    assert type(caught.value) is kind and caught.value.status == status
+    assert "upstream said no" in str(caught.value)
