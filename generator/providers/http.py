@@ -387,6 +387,8 @@ def download_image(call: Call, url: str) -> tuple[bytes, str]:
         check_download_url(config, url)
         try:
             with client(config.download_timeout).stream("GET", url, timeout=config.download_timeout) as response:
+                if not config.local:
+                    check_peer(call, response)
                 if response.is_redirect and response.headers.get("location"):
                     url = urljoin(url, response.headers["location"])
                     continue
@@ -442,11 +444,46 @@ def check_download_url(config: ProviderConfig, url: str) -> None:
         )
     host = parts.hostname or ""
     for address in _addresses(host, parts.port or 443):
-        if not address.is_global or address.is_multicast:
-            raise PermanentError(
-                f"Refusing to download the image from {host}: it resolves to a private or loopback address",
-                hint="set local=true on the provider if it runs on your own network",
-            )
+        if is_forbidden(address):
+            raise _private(host)
+
+
+def _private(host: str) -> PermanentError:
+    return PermanentError(
+        f"Refusing to download the image from {host}: it resolves to a private or loopback address",
+        hint="set local=true on the provider if it runs on your own network",
+    )
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_V4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def is_forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Not a public unicast address, also when an IPv4 address hides inside an IPv6 one."""
+    if not address.is_global or address.is_multicast:
+        return True
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or (address.teredo or (None, None))[1]
+        if address in _NAT64 or address in _V4_COMPATIBLE:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_forbidden(embedded)
+    return False
+
+
+def check_peer(call: Call, response: httpx.Response) -> None:
+    """The address we actually connected to: DNS may answer differently the second time."""
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if not peer:
+        return
+    try:
+        address = ipaddress.ip_address(str(peer[0]).split("%")[0])
+    except ValueError:
+        return
+    if is_forbidden(address):
+        raise _private(response.url.host)
 
 
 def _addresses(host: str, port: int) -> Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address]:

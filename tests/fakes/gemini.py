@@ -287,6 +287,7 @@ class FakeGemini(FakeServer):
                 {"text": "**Composing the scene**\n\nPlanning the layout first.", "thought": True},
                 {"inlineData": {"mimeType": "image/png", "data": encode(interim).decode()}, "thought": True},
             ]
+
         # As the real gemini-3 models do: the first part after the thoughts and every
         # image part carry a signature, each its own, so a client that keeps the wrong
         # one (the text's, or one image's for all) is caught.

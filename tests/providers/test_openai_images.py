@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from generator.providers import http as openai_images_http
 from generator.providers import openai_images
 from generator.providers.base import (
     AuthError,
@@ -196,3 +197,13 @@ def test_unusable_base_url_is_permanent(fake_images):
     with pytest.raises(PermanentError) as caught:
         call(fake_images, base_url="ftp://relay.example")
     assert "base URL" in caught.value.hint
+
+
+def test_download_checks_the_address_actually_connected_to(fake_images, monkeypatch):
+    # DNS rebinding: the name resolved to a public address when checked, then to
+    # loopback when httpx connected. The connected peer is checked again.
+    monkeypatch.setattr(openai_images_http, "check_download_url", lambda config, url: None)
+    fake_images.script(url())
+    with pytest.raises(PermanentError) as caught:
+        call(fake_images)
+    assert "private or loopback" in str(caught.value)
