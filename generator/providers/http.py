@@ -35,6 +35,8 @@ from .registry import ProviderConfig
 
 CONNECT_TIMEOUT = 15.0
 RETRYABLE_STATUSES = {408, 429, 500, 502, 503, 504, 520, 522, 524, 529}
+# The largest API reply read into memory (a few 4K images in base64 fit easily).
+RESPONSE_MAX_BYTES = 256 * 1024 * 1024
 # A bare 429 (no RetryInfo, no Retry-After, nothing about quota): wait this long.
 BARE_429_WAIT_SECONDS = 60.0
 # Phrases that mean "out of money or quota", not "too fast".
@@ -125,7 +127,8 @@ def post(call: Call, url: str, **kwargs) -> dict:
     """POST and return the parsed JSON object, or raise the typed error."""
     headers = {**auth_headers(call.config, call.api_key), **kwargs.pop("headers", {})}
     try:
-        response = client(call.config.request_timeout()).post(url, headers=headers, **kwargs)
+        with client(call.config.request_timeout()).stream("POST", url, headers=headers, **kwargs) as streamed:
+            response = _buffered(call, streamed)
     except httpx.TimeoutException as exc:
         raise RetryableError(f"{call.name} did not answer in time ({_timeout_kind(exc)})") from None
     except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
@@ -140,6 +143,31 @@ def post(call: Call, url: str, **kwargs) -> dict:
     if response.status_code >= 400:
         raise error_from_response(call, response)
     return parse_json(call, response)
+
+
+def _buffered(call: Call, response: httpx.Response) -> httpx.Response:
+    """The reply read into memory, but never more than RESPONSE_MAX_BYTES of it."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > RESPONSE_MAX_BYTES:
+        raise PermanentError(_reply_too_big(call, int(declared)))
+    chunks, total = [], 0
+    for chunk in response.iter_bytes():  # decoded: a small gzip bomb is counted at full size
+        total += len(chunk)
+        if total > RESPONSE_MAX_BYTES:
+            raise PermanentError(_reply_too_big(call, total))
+        chunks.append(chunk)
+    skip = ("content-encoding", "content-length", "transfer-encoding")
+    return httpx.Response(
+        response.status_code,
+        headers=[(k, v) for k, v in response.headers.multi_items() if k.lower() not in skip],
+        content=b"".join(chunks),
+        request=response.request,
+        extensions={"reason_phrase": response.extensions.get("reason_phrase", b"")},
+    )
+
+
+def _reply_too_big(call: Call, size: int) -> str:
+    return f"{call.name} sent a reply larger than {RESPONSE_MAX_BYTES // 1_048_576} MB ({size} bytes or more)"
 
 
 def _timeout_kind(exc: httpx.TimeoutException) -> str:

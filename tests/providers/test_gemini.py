@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import socket
 
+import httpx
 import pytest
 
-from generator.providers import gemini
+from generator.providers import gemini, http
 from generator.providers.base import (
     AuthError,
     BlockedError,
@@ -267,3 +268,26 @@ def test_error_body_inside_a_200_is_a_typed_error_not_a_block(fake_gemini, statu
         call(fake_gemini)
     assert type(caught.value) is kind and caught.value.status == status
     assert "upstream said no" in str(caught.value)
+
+
+def test_reply_larger_than_the_cap_is_refused(fake_gemini, monkeypatch):
+    monkeypatch.setattr(http, "RESPONSE_MAX_BYTES", 10_000)
+    with pytest.raises(PermanentError) as caught:
+        call(fake_gemini)
+    assert "larger than" in str(caught.value)
+
+
+def test_reply_without_length_stops_reading_at_the_cap(monkeypatch):
+    monkeypatch.setattr(http, "RESPONSE_MAX_BYTES", 10_000)
+    served = []
+
+    def body():
+        for _ in range(100):
+            served.append(1)
+            yield b"x" * 4096
+
+    config = config_for(type("F", (), {"url": "http://127.0.0.1:9"})(), "gemini")
+    response = httpx.Response(200, content=body())  # chunked: no Content-Length to go by
+    with pytest.raises(PermanentError, match="larger than"):
+        http._buffered(http.Call(config=config), response)
+    assert len(served) <= 3
