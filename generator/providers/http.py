@@ -411,6 +411,9 @@ def decode_data_url(call: Call, url: str) -> tuple[bytes, str]:
 def download_image(call: Call, url: str) -> tuple[bytes, str]:
     """Fetch a result URL now (they expire), within the provider's safety rules."""
     config = call.config
+    # download_timeout bounds the whole download, not only each read: a server that
+    # trickles a byte now and then would otherwise hold the worker indefinitely.
+    deadline = time.monotonic() + config.download_timeout
     for _hop in range(4):
         check_download_url(config, url)
         try:
@@ -426,7 +429,7 @@ def download_image(call: Call, url: str) -> tuple[bytes, str]:
                         f"Downloading the image from {call.name} failed: HTTP {response.status_code}",
                         status=response.status_code,
                     )
-                data = _read_capped(call, response)
+                data = _read_capped(call, response, deadline)
                 return data, sniff_mime(data, response.headers.get("content-type", "").split(";")[0].strip())
         except httpx.TimeoutException:
             raise RetryableError(f"Downloading the image from {call.name} timed out") from None
@@ -437,13 +440,15 @@ def download_image(call: Call, url: str) -> tuple[bytes, str]:
     raise PermanentError(f"{call.name} redirected the image download too many times")
 
 
-def _read_capped(call: Call, response: httpx.Response) -> bytes:
+def _read_capped(call: Call, response: httpx.Response, deadline: float) -> bytes:
     cap = call.config.download_max_bytes
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > cap:
         raise PermanentError(_too_big(call, int(declared)))
     chunks, total = [], 0
     for chunk in response.iter_bytes():
+        if time.monotonic() > deadline:
+            raise RetryableError(f"Downloading the image from {call.name} timed out (too slow)")
         total += len(chunk)
         if total > cap:
             raise PermanentError(_too_big(call, total))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from generator.providers import http as openai_images_http
@@ -207,3 +211,34 @@ def test_download_checks_the_address_actually_connected_to(fake_images, monkeypa
     with pytest.raises(PermanentError) as caught:
         call(fake_images)
     assert "private or loopback" in str(caught.value)
+
+
+def test_download_timeout_bounds_a_trickling_server(fake_images):
+    # Each read arrives within the timeout, the whole download does not.
+    class Trickle(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", "40")
+            self.end_headers()
+            for _ in range(40):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.05)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    link = f"http://127.0.0.1:{server.server_address[1]}/slow.png"
+    fake_images.script(raw(Reply(200, {"created": 1, "data": [{"url": link}]})))
+    started = time.monotonic()
+    try:
+        with pytest.raises(RetryableError, match="timed out"):
+            call(fake_images, local=True, download_timeout=0.5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert time.monotonic() - started < 1.8
