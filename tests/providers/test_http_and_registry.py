@@ -223,3 +223,11 @@ def test_download_url_rules_see_ipv4_inside_ipv6_and_odd_forms(url):
     remote = ProviderConfig(name="r", protocol="openai_images", base_url="https://relay.example")
     with pytest.raises(PermanentError, match="private or loopback"):
         http.check_download_url(remote, url)
+
+
+@pytest.mark.parametrize(("field", "value"), [("local", "false"), ("charge_failures", "no"), ("rpm", "60")])
+def test_registry_rejects_mistyped_fields(monkeypatch, field, value):
+    provider = {"name": "x", "protocol": "openai_images", "base_url": "https://x", field: value}
+    monkeypatch.setenv("PROVIDERS_JSON", json.dumps([provider]))
+    with pytest.raises(ImproperlyConfigured, match=field):
+        registry.providers()
