@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +22,7 @@ from generator.providers.base import (
 from tests.fakes.base import Reply
 from tests.fakes.openai_images import blocked, empty, error, hang, ok, raw, truncated, url
 
-from .helpers import KEY, config_for, make_request, reference, size_of
+from .helpers import KEY, config_for, make_request, png, reference, size_of
 
 
 def call(fake, request=None, key=KEY, **config):
@@ -242,3 +243,11 @@ def test_download_timeout_bounds_a_trickling_server(fake_images):
         server.shutdown()
         server.server_close()
     assert time.monotonic() - started < 1.8
+
+
+def test_data_url_under_url_is_decoded_not_downloaded(fake_images):
+    image = png(40, 30)
+    link = "data:image/png;base64," + base64.b64encode(image).decode()
+    fake_images.script(raw(Reply(200, {"created": 1, "data": [{"url": link}]})))
+    result = call(fake_images)
+    assert result.images[0].data == image and result.images[0].mime_type == "image/png"
