@@ -291,3 +291,19 @@ def test_reply_without_length_stops_reading_at_the_cap(monkeypatch):
     with pytest.raises(PermanentError, match="larger than"):
         http._buffered(http.Call(config=config), response)
     assert len(served) <= 3
+
+
+@pytest.mark.parametrize(
+    ("body", "name"),
+    [
+        ({"imageConfig": {"aspectRatio": "1:1"}}, "imageConfig"),  # outside generationConfig
+        ({"generationConfig": {"imageConfig": {"aspect_ration": "1:1"}}}, "aspect_ration"),
+        ({"generationConfig": {"image_size": "2K"}}, "image_size"),  # belongs in imageConfig
+    ],
+)
+def test_fake_refuses_unknown_fields_like_the_real_api(fake_gemini, body, name):
+    payload = {"contents": [{"role": "user", "parts": [{"text": "x"}]}], **body}
+    url = f"{fake_gemini.url}/v1beta/models/gemini-3-pro-image-preview:generateContent"
+    response = httpx.post(url, json=payload, headers={"x-goog-api-key": KEY})
+    assert response.status_code == 400
+    assert f'Unknown name "{name}"' in response.json()["error"]["message"]
