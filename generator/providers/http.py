@@ -430,7 +430,13 @@ def download_image(call: Call, url: str) -> tuple[bytes, str]:
                         status=response.status_code,
                     )
                 data = _read_capped(call, response, deadline)
-                return data, sniff_mime(data, response.headers.get("content-type", "").split(";")[0].strip())
+                mime = sniff_mime(data, response.headers.get("content-type", "").split(";")[0].strip())
+                if not mime.startswith("image/"):  # an expired link's HTML page, say
+                    raise PermanentError(
+                        f"{call.name} linked to something that is not an image ({mime}, {len(data)} bytes)",
+                        status=response.status_code,
+                    )
+                return data, mime
         except httpx.TimeoutException:
             raise RetryableError(f"Downloading the image from {call.name} timed out") from None
         except httpx.InvalidURL:

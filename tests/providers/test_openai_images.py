@@ -251,3 +251,10 @@ def test_data_url_under_url_is_decoded_not_downloaded(fake_images):
     fake_images.script(raw(Reply(200, {"created": 1, "data": [{"url": link}]})))
     result = call(fake_images)
     assert result.images[0].data == image and result.images[0].mime_type == "image/png"
+
+
+def test_a_link_to_something_that_is_not_an_image_fails_clearly(fake_images):
+    link = fake_images.add_file(b"<html>This link has expired</html>", "text/html")
+    fake_images.script(raw(Reply(200, {"created": 1, "data": [{"url": link}]})))
+    with pytest.raises(PermanentError, match="not an image"):
+        call(fake_images, local=True)
