@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 
 from .base import BlockedError, ProviderImage, ProviderRequest, ProviderResult, RetryableError
-from .http import Call, b64decode, post, require_key, sniff_mime
+from .http import Call, b64decode, embedded_error, post, require_key, sniff_mime
 from .registry import ProviderConfig
 from .results import repeat_calls
 
@@ -74,6 +74,9 @@ def generate(config: ProviderConfig, request: ProviderRequest, api_key: str) -> 
 
 
 def parse_response(call: Call, body: dict) -> ProviderResult:
+    if not body.get("candidates") and isinstance(body.get("error"), dict):
+        # Relays speaking the native protocol pass upstream errors on inside a 200.
+        raise embedded_error(call, body)
     usage = body.get("usageMetadata") or {}
     block_reason = (body.get("promptFeedback") or {}).get("blockReason")
     if block_reason:

@@ -15,7 +15,7 @@ import re
 import socket
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import cache
 from urllib.parse import urljoin, urlsplit
@@ -35,6 +35,8 @@ from .registry import ProviderConfig
 
 CONNECT_TIMEOUT = 15.0
 RETRYABLE_STATUSES = {408, 429, 500, 502, 503, 504, 520, 522, 524, 529}
+# The largest API reply read into memory (a few 4K images in base64 fit easily).
+RESPONSE_MAX_BYTES = 256 * 1024 * 1024
 # A bare 429 (no RetryInfo, no Retry-After, nothing about quota): wait this long.
 BARE_429_WAIT_SECONDS = 60.0
 # Phrases that mean "out of money or quota", not "too fast".
@@ -75,7 +77,7 @@ class Call:
     """Who we are calling and with what, for error messages and key scrubbing."""
 
     config: ProviderConfig
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)  # never in a repr, a log line or a traceback
     model: str = ""
     # Wire parameter name -> value we sent, so a 400 can say which one was refused.
     sent: tuple[tuple[str, str], ...] = ()
@@ -125,7 +127,8 @@ def post(call: Call, url: str, **kwargs) -> dict:
     """POST and return the parsed JSON object, or raise the typed error."""
     headers = {**auth_headers(call.config, call.api_key), **kwargs.pop("headers", {})}
     try:
-        response = client(call.config.request_timeout()).post(url, headers=headers, **kwargs)
+        with client(call.config.request_timeout()).stream("POST", url, headers=headers, **kwargs) as streamed:
+            response = _buffered(call, streamed)
     except httpx.TimeoutException as exc:
         raise RetryableError(f"{call.name} did not answer in time ({_timeout_kind(exc)})") from None
     except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
@@ -140,6 +143,31 @@ def post(call: Call, url: str, **kwargs) -> dict:
     if response.status_code >= 400:
         raise error_from_response(call, response)
     return parse_json(call, response)
+
+
+def _buffered(call: Call, response: httpx.Response) -> httpx.Response:
+    """The reply read into memory, but never more than RESPONSE_MAX_BYTES of it."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > RESPONSE_MAX_BYTES:
+        raise PermanentError(_reply_too_big(call, int(declared)))
+    chunks, total = [], 0
+    for chunk in response.iter_bytes():  # decoded: a small gzip bomb is counted at full size
+        total += len(chunk)
+        if total > RESPONSE_MAX_BYTES:
+            raise PermanentError(_reply_too_big(call, total))
+        chunks.append(chunk)
+    skip = ("content-encoding", "content-length", "transfer-encoding")
+    return httpx.Response(
+        response.status_code,
+        headers=[(k, v) for k, v in response.headers.multi_items() if k.lower() not in skip],
+        content=b"".join(chunks),
+        request=response.request,
+        extensions={"reason_phrase": response.extensions.get("reason_phrase", b"")},
+    )
+
+
+def _reply_too_big(call: Call, size: int) -> str:
+    return f"{call.name} sent a reply larger than {RESPONSE_MAX_BYTES // 1_048_576} MB ({size} bytes or more)"
 
 
 def _timeout_kind(exc: httpx.TimeoutException) -> str:
@@ -194,7 +222,9 @@ def error_from_response(call: Call, response: httpx.Response) -> ProviderError:
     error = error_body(response)
     message = call.scrub(str(error.get("message") or "").strip()) or _short_text(call, response)
     said = f"{call.name} answered {status}" + (f": {message}" if message else "")
-    retry_after = retry_info_delay(error) or retry_after_header(response.headers)
+    retry_after = retry_info_delay(error)
+    if retry_after is None:  # "0s" is a wait too: retry now, not "quota used up"
+        retry_after = retry_after_header(response.headers)
 
     if status == 429:
         return rate_limit_error(call, said, error, retry_after)
@@ -381,10 +411,15 @@ def decode_data_url(call: Call, url: str) -> tuple[bytes, str]:
 def download_image(call: Call, url: str) -> tuple[bytes, str]:
     """Fetch a result URL now (they expire), within the provider's safety rules."""
     config = call.config
+    # download_timeout bounds the whole download, not only each read: a server that
+    # trickles a byte now and then would otherwise hold the worker indefinitely.
+    deadline = time.monotonic() + config.download_timeout
     for _hop in range(4):
         check_download_url(config, url)
         try:
             with client(config.download_timeout).stream("GET", url, timeout=config.download_timeout) as response:
+                if not config.local:
+                    check_peer(call, response)
                 if response.is_redirect and response.headers.get("location"):
                     url = urljoin(url, response.headers["location"])
                     continue
@@ -394,8 +429,14 @@ def download_image(call: Call, url: str) -> tuple[bytes, str]:
                         f"Downloading the image from {call.name} failed: HTTP {response.status_code}",
                         status=response.status_code,
                     )
-                data = _read_capped(call, response)
-                return data, sniff_mime(data, response.headers.get("content-type", "").split(";")[0].strip())
+                data = _read_capped(call, response, deadline)
+                mime = sniff_mime(data, response.headers.get("content-type", "").split(";")[0].strip())
+                if not mime.startswith("image/"):  # an expired link's HTML page, say
+                    raise PermanentError(
+                        f"{call.name} linked to something that is not an image ({mime}, {len(data)} bytes)",
+                        status=response.status_code,
+                    )
+                return data, mime
         except httpx.TimeoutException:
             raise RetryableError(f"Downloading the image from {call.name} timed out") from None
         except httpx.InvalidURL:
@@ -405,13 +446,15 @@ def download_image(call: Call, url: str) -> tuple[bytes, str]:
     raise PermanentError(f"{call.name} redirected the image download too many times")
 
 
-def _read_capped(call: Call, response: httpx.Response) -> bytes:
+def _read_capped(call: Call, response: httpx.Response, deadline: float) -> bytes:
     cap = call.config.download_max_bytes
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > cap:
         raise PermanentError(_too_big(call, int(declared)))
     chunks, total = [], 0
     for chunk in response.iter_bytes():
+        if time.monotonic() > deadline:
+            raise RetryableError(f"Downloading the image from {call.name} timed out (too slow)")
         total += len(chunk)
         if total > cap:
             raise PermanentError(_too_big(call, total))
@@ -440,11 +483,46 @@ def check_download_url(config: ProviderConfig, url: str) -> None:
         )
     host = parts.hostname or ""
     for address in _addresses(host, parts.port or 443):
-        if not address.is_global or address.is_multicast:
-            raise PermanentError(
-                f"Refusing to download the image from {host}: it resolves to a private or loopback address",
-                hint="set local=true on the provider if it runs on your own network",
-            )
+        if is_forbidden(address):
+            raise _private(host)
+
+
+def _private(host: str) -> PermanentError:
+    return PermanentError(
+        f"Refusing to download the image from {host}: it resolves to a private or loopback address",
+        hint="set local=true on the provider if it runs on your own network",
+    )
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_V4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def is_forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Not a public unicast address, also when an IPv4 address hides inside an IPv6 one."""
+    if not address.is_global or address.is_multicast:
+        return True
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or (address.teredo or (None, None))[1]
+        if address in _NAT64 or address in _V4_COMPATIBLE:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return is_forbidden(embedded)
+    return False
+
+
+def check_peer(call: Call, response: httpx.Response) -> None:
+    """The address we actually connected to: DNS may answer differently the second time."""
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if not peer:
+        return
+    try:
+        address = ipaddress.ip_address(str(peer[0]).split("%")[0])
+    except ValueError:
+        return
+    if is_forbidden(address):
+        raise _private(response.url.host)
 
 
 def _addresses(host: str, port: int) -> Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address]:

@@ -65,10 +65,15 @@ def parse_response(call: Call, body: dict) -> ProviderResult:
     choice = choices[0]
     message = choice.get("message") or {}
     finish_reason = str(choice.get("finish_reason") or choice.get("native_finish_reason") or "")
+    # OpenRouter normalises finish_reason ("stop", "content_filter") and keeps the model's
+    # own in native_finish_reason ("IMAGE_SAFETY", "PROHIBITED_CONTENT"): the finer one says why.
+    native = str(choice.get("native_finish_reason") or "")
     text = _text_of(message.get("content"))
     images, text = find_images(call, message, text)
     if not images:
-        reason = _block_reason(finish_reason)
+        reason = _block_reason(native)
+        if reason == "NO_IMAGE":
+            reason = _block_reason(finish_reason)
         detail = f". The model said: {call.scrub(text.strip())[:500]}" if text.strip() else ""
         raise BlockedError(
             f"{call.name} refused the request: {reason_in_words(reason)} ({reason}){detail}", reason=reason, usage=usage

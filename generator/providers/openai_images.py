@@ -90,5 +90,8 @@ def _image(call: Call, item: dict) -> ProviderImage:
         except ValueError:
             raise RetryableError(f"{call.name} sent an image whose base64 data is damaged") from None
         return ProviderImage(data=data, mime_type=sniff_mime(data, "image/png"))
-    data, mime = download_image(call, item["url"])
+    if str(item["url"]).startswith("data:"):  # some relays put the data URL under `url`
+        data, mime = decode_data_url(call, item["url"])
+    else:
+        data, mime = download_image(call, item["url"])
     return ProviderImage(data=data, mime_type=mime)

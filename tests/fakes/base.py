@@ -120,7 +120,8 @@ class RecordedRequest:
     references: list[tuple[int, int]] = field(default_factory=list)  # pixel sizes
     ratio: str = ""
     size: str = ""
-    signature: str = ""
+    signature: str = ""  # the first final image's thoughtSignature
+    signatures: list[str] = field(default_factory=list)  # every final image's, in order
     n: int = 1
     pixels: tuple[int, int] = (0, 0)  # the size the fake will answer with
     response_format: str = ""

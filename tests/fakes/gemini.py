@@ -112,6 +112,91 @@ def retry_details(delay: str) -> list[dict]:
     ]
 
 
+# Field names the real API knows (proto JSON: camelCase or snake_case). Like the real
+# API, the fake refuses any other name with a 400, so a misspelt or misplaced field
+# (imageConfig outside generationConfig, say) fails here as it would at Google.
+KNOWN_FIELDS = {
+    "": {
+        "contents",
+        "generationConfig",
+        "systemInstruction",
+        "safetySettings",
+        "tools",
+        "toolConfig",
+        "cachedContent",
+        "model",
+    },
+    "contents": {"role", "parts"},
+    "parts": {
+        "text",
+        "inlineData",
+        "fileData",
+        "thought",
+        "thoughtSignature",
+        "functionCall",
+        "functionResponse",
+        "executableCode",
+        "codeExecutionResult",
+        "videoMetadata",
+        "mediaResolution",
+        "partMetadata",
+    },
+    "inline_data": {"mimeType", "data"},
+    "generation_config": {
+        "stopSequences",
+        "responseMimeType",
+        "responseSchema",
+        "responseJsonSchema",
+        "responseModalities",
+        "candidateCount",
+        "maxOutputTokens",
+        "temperature",
+        "topP",
+        "topK",
+        "seed",
+        "presencePenalty",
+        "frequencyPenalty",
+        "responseLogprobs",
+        "logprobs",
+        "enableEnhancedCivicAnswers",
+        "speechConfig",
+        "thinkingConfig",
+        "imageConfig",
+        "mediaResolution",
+    },
+    "image_config": {"aspectRatio", "imageSize"},
+}
+
+
+def _camel(name: str) -> str:
+    return re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), name)
+
+
+def unknown_field(body: dict) -> str | None:
+    """The real API's message for the first field name it does not know, or None."""
+
+    def check(obj, kind: str, where: str) -> str | None:
+        if not isinstance(obj, dict):
+            return None
+        for key in obj:
+            if _camel(key) not in KNOWN_FIELDS[kind]:
+                at = f" at '{where}'" if where else ""
+                return f'Invalid JSON payload received. Unknown name "{key}"{at}: Cannot find field.'
+        return None
+
+    problems = [check(body, "", "")]
+    for c, content in enumerate(body.get("contents") or []):
+        problems.append(check(content, "contents", f"contents[{c}]"))
+        for p, part in enumerate((content.get("parts") if isinstance(content, dict) else None) or []):
+            problems.append(check(part, "parts", f"contents[{c}].parts[{p}]"))
+            inline = _get(part, "inlineData", "inline_data")
+            problems.append(check(inline, "inline_data", f"contents[{c}].parts[{p}].inline_data"))
+    gen = _get(body, "generationConfig", "generation_config")
+    problems.append(check(gen, "generation_config", "generation_config"))
+    problems.append(check(_get(gen, "imageConfig", "image_config"), "image_config", "generation_config.image_config"))
+    return next((p for p in problems if p), None)
+
+
 def _get(data: dict, camel: str, snake: str, default=None):
     if not isinstance(data, dict):
         return default
@@ -185,6 +270,9 @@ class FakeGemini(FakeServer):
         body = req.body
         if not isinstance(body, dict) or not isinstance(body.get("contents"), list):
             return Reply(400, google_error(400, 'Invalid JSON payload received. Unknown name "contents".'))
+        unknown = unknown_field(body)
+        if unknown:
+            return Reply(400, google_error(400, unknown))
         for c, content in enumerate(body["contents"]):
             for p, part in enumerate(content.get("parts") or []):
                 if part.get("text"):
@@ -287,15 +375,25 @@ class FakeGemini(FakeServer):
                 {"text": "**Composing the scene**\n\nPlanning the layout first.", "thought": True},
                 {"inlineData": {"mimeType": "image/png", "data": encode(interim).decode()}, "thought": True},
             ]
-        signature = base64.b64encode(hashlib.sha256(f"sig-{number}".encode()).digest() * 2).decode()
-        sign = {"thoughtSignature": signature} if thoughts else {}
+
+        # As the real gemini-3 models do: the first part after the thoughts and every
+        # image part carry a signature, each its own, so a client that keeps the wrong
+        # one (the text's, or one image's for all) is caught.
+        def sign(what: str) -> dict:
+            if not thoughts:
+                return {}
+            digest = hashlib.sha256(f"sig-{number}-{what}".encode()).digest() * 2
+            return {"thoughtSignature": base64.b64encode(digest).decode()}
+
         if text:
-            parts.append({"text": text, **sign})
+            parts.append({"text": text, **sign("text")})
         for i in range(images):
             final = image_bytes(width, height, colour_for("final", number, i, req.prompt), fmt)
             req.images.append(final)
-            parts.append({"inlineData": {"mimeType": mime, "data": encode(final).decode()}, **sign})
-        req.signature = signature if thoughts else ""
+            signed = sign(f"image-{i}")
+            req.signatures.append(signed.get("thoughtSignature", ""))
+            parts.append({"inlineData": {"mimeType": mime, "data": encode(final).decode()}, **signed})
+        req.signature = req.signatures[0] if req.signatures else ""
         return {
             "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
             "usageMetadata": self.usage(req, thoughts=thoughts, images=images),

@@ -10,7 +10,7 @@ ok(where=...):
 - "data_url_text": a bare data URL inside the text
 - "text_url": a plain http image URL inside the text (markdown=True wraps it in ![..](..))
 
-Other behaviours: blocked(reason="content_filter", text=...), error(status, ..., retry_after=,
+Other behaviours: blocked(reason="content_filter", text=..., native="IMAGE_SAFETY"), error(status, ..., retry_after=,
 reset=, echo_key=), embedded_error(code, message) (a 200 carrying an error body),
 hang(s), truncated(), raw(Reply).
 
@@ -111,6 +111,7 @@ class FakeOpenAIChat(RelayFake):
                     req,
                     {"role": "assistant", "content": behaviour.options.get("text", "")},
                     finish_reason=behaviour.options.get("reason", "content_filter"),
+                    native_finish_reason=behaviour.options.get("native"),
                 ),
             )
         return Reply(200, self._success(req, **behaviour.options))
@@ -147,15 +148,20 @@ class FakeOpenAIChat(RelayFake):
             message["content"] = f"{text}\n\n![image]({link})" if markdown else f"{text} {link}"
         return self._completion(req, message, finish_reason="stop")
 
-    def _completion(self, req: RecordedRequest, message: dict, finish_reason: str) -> dict:
+    def _completion(
+        self, req: RecordedRequest, message: dict, finish_reason: str, native_finish_reason: str | None = None
+    ) -> dict:
         prompt_tokens = max(1, len(req.prompt) // 4) + 258 * len(req.references)
         completion = 1290 if req.images else 0
+        choice = {"index": 0, "message": message, "finish_reason": finish_reason}
+        if native_finish_reason:  # OpenRouter: the model's own reason next to the normalised one
+            choice["native_finish_reason"] = native_finish_reason
         return {
             "id": f"gen-fake-{self.next_number()}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": req.model,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+            "choices": [choice],
             "usage": {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion,

@@ -55,6 +55,7 @@ def test_sdk_reads_a_success_with_thoughts(fake, version):
     assert size_of(final.inline_data.data) == (2752, 1536)
     assert final.thought_signature == base64.b64decode(sent.signature)
     assert parts[2].text == "Here is your image."
+    assert parts[2].thought_signature and parts[2].thought_signature != final.thought_signature
     assert response.candidates[0].finish_reason == types.FinishReason.STOP
     usage = response.usage_metadata
     assert usage.candidates_token_count == 1120 and usage.thoughts_token_count == 217

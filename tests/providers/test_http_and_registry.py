@@ -62,6 +62,7 @@ def test_download_url_rules():
         with pytest.raises(PermanentError):
             http.check_download_url(remote, url)
     http.check_download_url(remote, "https://93.184.215.14/x.png")
+    http.check_download_url(remote, "https://[64:ff9b::5db8:d70e]/x.png")  # NAT64 of a public address
     http.check_download_url(local, "http://127.0.0.1:9/x.png")
     with pytest.raises(PermanentError):
         http.check_download_url(local, "file:///etc/passwd")
@@ -187,3 +188,46 @@ def test_fake_runs_standalone():
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_call_repr_hides_the_key():
+    call = http.Call(config=ProviderConfig(name="g", protocol="gemini", base_url="https://x"), api_key=KEY)
+    assert KEY not in repr(call) and KEY not in str(call)
+
+
+def test_zero_retry_delay_is_a_rate_limit_not_exhausted_quota():
+    error = {
+        "code": 429,
+        "status": "RESOURCE_EXHAUSTED",
+        "message": "Resource exhausted.",
+        "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "0s"}],
+    }
+    call = http.Call(config=ProviderConfig(name="g", protocol="gemini", base_url="https://x"))
+    exc = http.error_from_response(call, httpx.Response(429, json={"error": error}))
+    assert isinstance(exc, RateLimitedError) and exc.retry_after == 0.0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[::ffff:127.0.0.1]/x.png",
+        "https://[::ffff:a9fe:a9fe]/latest",
+        "https://[64:ff9b::7f00:1]/x.png",  # NAT64 of loopback
+        "https://[64:ff9b::a9fe:a9fe]/latest",  # NAT64 of the metadata address
+        "https://[::127.0.0.1]/x.png",  # IPv4-compatible form
+        "https://2130706433/x.png",  # decimal 127.0.0.1
+        "https://0x7f.1/x.png",
+    ],
+)
+def test_download_url_rules_see_ipv4_inside_ipv6_and_odd_forms(url):
+    remote = ProviderConfig(name="r", protocol="openai_images", base_url="https://relay.example")
+    with pytest.raises(PermanentError, match="private or loopback"):
+        http.check_download_url(remote, url)
+
+
+@pytest.mark.parametrize(("field", "value"), [("local", "false"), ("charge_failures", "no"), ("rpm", "60")])
+def test_registry_rejects_mistyped_fields(monkeypatch, field, value):
+    provider = {"name": "x", "protocol": "openai_images", "base_url": "https://x", field: value}
+    monkeypatch.setenv("PROVIDERS_JSON", json.dumps([provider]))
+    with pytest.raises(ImproperlyConfigured, match=field):
+        registry.providers()
