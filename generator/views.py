@@ -88,7 +88,10 @@ def quote(request: HttpRequest) -> HttpResponse:
     form.is_valid()
     data = form.cleaned_data
     context: dict = {"estimate": None, "errors": form.errors, "is_demo": data.get("provider") == "demo"}
-    if all(k in data for k in ("model", "size", "n", "provider_config", "prompt")) and not form.errors:
+    # The price does not wait for the prompt: an empty or over-long prompt is the
+    # submit's business, the quote estimates with whatever text is there.
+    if set(form.errors) <= {"prompt"} and all(k in data for k in ("model", "size", "n", "provider_config")):
+        data.setdefault("prompt", request.POST.get("prompt", "")[: settings.PROMPT_MAX_CHARS])
         # Reference files are not posted with the live quote, only how many there are.
         uploads = min(_int(request.POST.get("reference_count")), data["model"].max_reference_images)
         estimate = generations.quote_for(data, uploads=uploads)

@@ -156,3 +156,35 @@ def test_composer_lists_configured_providers_and_their_models(alice_client, monk
         "maxRefs": 3,
     }
     assert config["models"]["gemini-3.1-flash-image-preview"]["sizes"] == ["512", "1K", "2K", "4K"]
+
+
+def test_quote_shows_a_price_before_the_prompt_is_written(alice_client):
+    response = alice_client.post(
+        reverse("generator:quote"),
+        {
+            "prompt": "",
+            "provider": "demo",
+            "model": "gemini-3-pro-image-preview",
+            "aspect_ratio": "1:1",
+            "size": "1K",
+            "n": 1,
+            "visibility": "team",
+        },
+    )
+    assert "Estimated $0" in response.content.decode()
+
+
+def test_quote_asks_for_a_fix_when_the_request_is_impossible(alice_client):
+    response = alice_client.post(
+        reverse("generator:quote"),
+        {
+            "prompt": "x",
+            "provider": "demo",
+            "model": "gemini-3-pro-image-preview",
+            "aspect_ratio": "1:8",
+            "size": "1K",
+            "n": 1,
+            "visibility": "team",
+        },
+    )
+    assert "Fix the form to see the price" in response.content.decode()
