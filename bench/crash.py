@@ -72,7 +72,9 @@ def main() -> None:
     lost_leases = sum(
         1 for g in Generation.objects.filter(pk__in=ids) for e in g.attempt_log if e.get("outcome") == "lease expired"
     )
-    print(f"crash: {args.count} generations, {args.workers} threads, SIGKILL at (s after enqueue, jobs running): {kills}")
+    print(
+        f"crash: {args.count} generations, {args.workers} threads, SIGKILL at (s after enqueue, jobs running): {kills}"
+    )
     print(f"  all finished: {done} in {wall:.1f} s; statuses {report['statuses']}")
     print(f"  jobs re-queued by the sweeper after their worker died: {lost_leases}")
     for key in ("with_exactly_one_image", "duplicate_images", "charged_more_than_once", "ledger_equals_actual_costs"):

@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 import uuid
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
@@ -113,9 +114,14 @@ def build_request(generation: Generation, route: Route) -> ProviderRequest:
     )
 
 
-def call_provider(provider: ProviderConfig, request: ProviderRequest, api_key: str = "") -> ProviderResult:
+# The key chosen for the call in progress (generator/keys.py). Passed aside rather than
+# as an argument so call_provider(provider, request) stays the one seam tests replace.
+_api_key: ContextVar[str] = ContextVar("api_key", default="")
+
+
+def call_provider(provider: ProviderConfig, request: ProviderRequest) -> ProviderResult:
     module = protocol_module(provider.protocol)
-    return module.generate(provider, request, api_key)
+    return module.generate(provider, request, _api_key.get())
 
 
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
@@ -221,9 +227,11 @@ def _attempt(generation: Generation, me: str, route: Route, permit: limits.Permi
                 hint=f"put working keys in {provider.key_env} and re-enable them in the admin (Set-aside API keys)",
             )
         request = build_request(generation, route)
+        token = _api_key.set(key.key)
         try:
-            result = call_provider(provider, request, key.key)
+            result = call_provider(provider, request)
         finally:
+            _api_key.reset(token)
             if permit is not None:
                 limits.release(permit)  # the call is over: storing the result needs no slot
         if not result.images:
@@ -292,6 +300,7 @@ def _succeed(generation, me, route: Route, result: ProviderResult, started: floa
         size=generation.size,
         usage=result.usage,
         image_count=len(stored),
+        at=generation.created_at,
     )
     mismatch = any(img.ratio_mismatch for img in stored)
     with transaction.atomic():
@@ -415,7 +424,12 @@ def _end(generation, me, route: Route, status: str, exc: ProviderError, started:
     cost = pricing.ZERO
     if provider is not None and provider.charge_failures and exc.usage:
         cost = pricing.actual_cost(
-            provider=provider, model_id=route.model, size=generation.size, usage=exc.usage, image_count=0
+            provider=provider,
+            model_id=route.model,
+            size=generation.size,
+            usage=exc.usage,
+            image_count=0,
+            at=generation.created_at,
         )
     with transaction.atomic():
         updated = _owned(generation, me).update(

@@ -92,9 +92,10 @@ def cost_fits(generation: Generation, candidate: Route) -> bool:
     )
     if price <= generation.estimated_cost:
         return True  # the reservation already covers it
-    # A dearer fallback needs the budget's word on the difference (spend/budgets.py).
-    can_afford = getattr(budgets, "can_afford", None)
-    return bool(can_afford and can_afford(generation.user, price - generation.estimated_cost))
+    # A dearer fallback must fit in what the tightest budget has left beyond this
+    # generation's own reservation (already counted as used).
+    status = budgets.tightest(generation.user_id)
+    return status is None or price - generation.estimated_cost <= status.left
 
 
 def next_route(generation: Generation, after: Route) -> tuple[Route | None, list[str]]:

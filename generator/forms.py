@@ -67,6 +67,8 @@ class GenerationForm(forms.Form):
     )
     seed = forms.IntegerField(required=False, min_value=0, max_value=2**53)
     visibility = forms.ChoiceField(choices=Generation.Visibility.choices, initial=Generation.Visibility.TEAM)
+    # Set by "Remix" in the gallery: the generation this one starts from.
+    remix_of = forms.ModelChoiceField(queryset=Generation.objects.none(), required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -78,6 +80,9 @@ class GenerationForm(forms.Form):
         if user is not None:
             self.fields["source_images"].queryset = Image.objects.filter(
                 Generation.visible_q(user, "generation__"), generation__deleted_at__isnull=True
+            )
+            self.fields["remix_of"].queryset = Generation.objects.filter(
+                Generation.visible_q(user), deleted_at__isnull=True
             )
 
     def clean_references(self):

@@ -20,14 +20,18 @@ def full_prompt(prompt: str, preset, style) -> str:
     return ", ".join(parts)
 
 
-def quote_for(data: dict):
+def quote_for(data: dict, uploads: int | None = None):
+    """The estimate for a validated form; `uploads` counts reference files the
+    composer's live quote does not send (it posts their number only)."""
     capability = data["model"]
+    if uploads is None:
+        uploads = len(data.get("references") or [])
     return pricing.quote(
         provider=data["provider_config"],
         capability=capability,
         size=data["size"],
         n=data["n"],
-        reference_count=len(data.get("references") or []) + len(data.get("source_images") or []),
+        reference_count=uploads + len(data.get("source_images") or []),
         prompt=data["prompt"],
     )
 

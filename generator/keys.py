@@ -39,8 +39,8 @@ def usable(provider: ProviderConfig) -> list[KeyChoice]:
 
 def pick(provider: ProviderConfig) -> KeyChoice | None:
     """The next usable key in turn; None if the provider has keys but all are set aside."""
-    if not provider.key_env:
-        return KeyChoice(0, "", "")
+    if not provider.api_keys():
+        return KeyChoice(0, "", "")  # no key configured: the protocol module says what to set
     choices = usable(provider)
     if not choices:
         return None

@@ -165,6 +165,11 @@ class Generation(models.Model):
             models.Index(fields=["status", "next_attempt_at"], name="gen_status_next"),
             models.Index(fields=["status", "lease_until"], name="gen_status_lease"),
             models.Index(fields=["user", "-created_at"], name="gen_user_created"),
+            # Gallery sorts: by date (with the id tie-break for keyset pages) and by cost.
+            models.Index(fields=["-created_at", "-id"], name="gen_gallery_created"),
+            # On PostgreSQL migration 0004 creates it DESC NULLS LAST, matching the gallery's
+            # ORDER BY (SQLite puts NULLs last in DESC anyway and rejects the clause in an index).
+            models.Index(fields=["-actual_cost", "-id"], name="gen_gallery_cost"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(n__gte=1) & Q(n__lte=4), name="gen_n_1_to_4"),
@@ -283,6 +288,42 @@ class Favourite(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ♥ {self.image_id}"
+
+
+class FullTextField(models.TextField):
+    """The FTS5 table's hidden column named after the table: the left side of MATCH."""
+
+
+@FullTextField.register_lookup
+class FullTextMatch(models.Lookup):
+    lookup_name = "match"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} MATCH {rhs}", [*lhs_params, *rhs_params]
+
+
+class ImageText(models.Model):
+    """SQLite only: the FTS5 row of an image (rowid = image id), written by triggers.
+
+    Created by migration 0003_gallery_search; on PostgreSQL the tsvector lives on
+    generator_image instead and this table does not exist. See generator/search.py.
+    """
+
+    image = models.OneToOneField(
+        Image, primary_key=True, db_column="rowid", on_delete=models.DO_NOTHING, related_name="fts"
+    )
+    document = FullTextField(db_column="gallery_image_fts")
+    # bm25 with per-column weights, configured in migration 0003; lower is better.
+    rank = models.FloatField()
+
+    class Meta:
+        managed = False
+        db_table = "gallery_image_fts"
+
+    def __str__(self) -> str:
+        return f"Search text of image {self.image_id}"
 
 
 from .dispatch_models import Breaker, ConcurrencySlot, RateState, SetAsideKey  # noqa: E402,F401  (registers them)

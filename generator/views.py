@@ -6,26 +6,23 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.files.storage import default_storage
-from django.core.paginator import Paginator
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import batches, dispatch, generations
-from .forms import BatchForm, GenerationForm
-from .models import Batch, Generation, Image, ModelCapability, Preset, ReferenceImage
-from .providers.registry import providers
+from spend import budgets
+from spend.budgets import BudgetExceeded
 
-GALLERY_PAGE_SIZE = 24
+from . import batches, dispatch, generations, prefill
+from .forms import BatchForm, GenerationForm
+from .gallery import visible_images
+from .models import Batch, Generation, ModelCapability, Preset, ReferenceImage
+from .providers.registry import providers
 
 
 def visible_generations(user):
     return Generation.objects.filter(Generation.visible_q(user), deleted_at__isnull=True)
-
-
-def visible_images(user):
-    return Image.objects.filter(Generation.visible_q(user, "generation__"), generation__deleted_at__isnull=True)
 
 
 def composer_context(form: GenerationForm) -> dict:
@@ -66,31 +63,48 @@ def compose(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = GenerationForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
-            generation = generations.submit(request.user, form.cleaned_data)
-            return redirect(generation)
+            try:
+                generation = generations.submit(
+                    request.user, form.cleaned_data, remix_of=form.cleaned_data.get("remix_of")
+                )
+            except BudgetExceeded as exc:
+                form.add_error(None, exc)
+            else:
+                return redirect(generation)
         return render(request, "generator/compose.html", composer_context(form), status=400)
     initial = {}
     model = ModelCapability.objects.filter(active=True).first()
     if model:
         initial = {"model": model.model_id, "size": model.default_size, "aspect_ratio": "1:1"}
+    initial.update(prefill.initial_from(request.GET, request.user))
     form = GenerationForm(initial=initial, user=request.user)
     return render(request, "generator/compose.html", composer_context(form))
 
 
 @require_POST
 def quote(request: HttpRequest) -> HttpResponse:
-    """The price of exactly the request in the form, for the composer (htmx)."""
+    """The price of exactly the request in the form, and what it leaves of the
+    tightest budget, for the composer (htmx)."""
     form = GenerationForm(request.POST, user=request.user)
     form.is_valid()
     data = form.cleaned_data
-    estimate = None
-    if all(k in data for k in ("model", "size", "n", "provider_config", "prompt")) and not form.errors:
-        estimate = generations.quote_for(data)
-    return render(
-        request,
-        "generator/compose.html#quote",
-        {"estimate": estimate, "errors": form.errors, "is_demo": data.get("provider") == "demo"},
-    )
+    context: dict = {"estimate": None, "errors": form.errors, "is_demo": data.get("provider") == "demo"}
+    # The price does not wait for the prompt: an empty or over-long prompt is the
+    # submit's business, the quote estimates with whatever text is there.
+    if set(form.errors) <= {"prompt"} and all(k in data for k in ("model", "size", "n", "provider_config")):
+        data.setdefault("prompt", request.POST.get("prompt", "")[: settings.PROMPT_MAX_CHARS])
+        # Reference files are not posted with the live quote, only how many there are.
+        uploads = min(_int(request.POST.get("reference_count")), data["model"].max_reference_images)
+        estimate = generations.quote_for(data, uploads=uploads)
+        context.update(budgets.quote_context(estimate, budgets.tightest(request.user.pk)))
+    return render(request, "generator/compose.html#quote", context)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        return 0
 
 
 @require_GET
@@ -133,8 +147,12 @@ def batch_new(request: HttpRequest) -> HttpResponse:
         form = BatchForm(request.POST, request.FILES, user=request.user)
         defaults = GenerationForm(request.POST, user=request.user)
         if form.is_valid():
-            batch = batches.create(request.user, form.cleaned_data["rows"], form.cleaned_data["name"])
-            return redirect("generator:batch", batch.pk)
+            try:
+                batch = batches.create(request.user, form.cleaned_data["rows"], form.cleaned_data["name"])
+            except BudgetExceeded as exc:
+                form.add_error(None, f"The batch does not fit the budget, so nothing was created. {exc.message}")
+            else:
+                return redirect("generator:batch", batch.pk)
         context = composer_context(defaults)
         context["batch_form"] = form
         return render(request, "generator/batch_new.html", context, status=400)
@@ -171,36 +189,6 @@ def batch_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("generator:batch", batch.pk)
 
 
-@require_GET
-def gallery(request: HttpRequest) -> HttpResponse:
-    images = (
-        visible_images(request.user).select_related("generation", "generation__user").order_by("-created_at", "-id")
-    )
-    page = Paginator(images, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "generator/gallery.html", {"page": page})
-
-
-@require_GET
-def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    image = get_object_or_404(
-        visible_images(request.user).select_related(
-            "generation", "generation__user", "generation__style", "generation__preset"
-        ),
-        pk=pk,
-    )
-    generation = image.generation
-    return render(
-        request,
-        "generator/image.html",
-        {
-            "image": image,
-            "generation": generation,
-            "siblings": generation.images.exclude(pk=image.pk),
-            "references": generation.references.select_related("source_image"),
-        },
-    )
-
-
 def _serve(name: str, mime_type: str, download_name: str | None = None) -> HttpResponse:
     if not default_storage.exists(name):
         raise Http404("The file is missing from storage.")
@@ -231,7 +219,12 @@ def image_file(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
 
 @require_GET
 def reference_file(request: HttpRequest, pk: int) -> HttpResponse:
-    ref = get_object_or_404(ReferenceImage.objects.filter(Generation.visible_q(request.user, "generation__")), pk=pk)
+    ref = get_object_or_404(
+        ReferenceImage.objects.filter(
+            Generation.visible_q(request.user, "generation__"), generation__deleted_at__isnull=True
+        ),
+        pk=pk,
+    )
     return _serve(ref.file.name, ref.mime_type)
 
 

@@ -240,6 +240,8 @@ BREAKER_COOLDOWN_SECONDS = float(env("BREAKER_COOLDOWN_SECONDS", "30"))
 # {"gemini-3-pro-image-preview": ["gemini:gemini-3.1-flash-image-preview", "relay:gemini-3-pro-image-preview"]}.
 FALLBACKS = json.loads(env("FALLBACKS_JSON") or "{}")
 BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 1000)
+# Gallery: soft-deleted generations keep their files this long (manage.py purge_deleted).
+GALLERY_PURGE_AFTER_DAYS = float(env("GALLERY_PURGE_AFTER_DAYS", "7"))
 
 # Limits on user input (also enforced by the CLI).
 PROMPT_MAX_CHARS = 8000

@@ -75,6 +75,10 @@ class Budget(models.Model):
         return f"{who}: ${self.amount} per {self.period}"
 
 
+class AppendOnlyError(Exception):
+    pass
+
+
 class SpendEntry(models.Model):
     """Append-only ledger. A reservation is undone by a release or a settlement
     entry of the opposite sign; nothing here is ever updated or deleted."""
@@ -95,11 +99,28 @@ class SpendEntry(models.Model):
     model = models.CharField(max_length=100, blank=True)
     note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # When the money counts, for budgets and reports: the generation's creation time
+    # for its reserve, settle and release entries alike, so a job that starts on the
+    # 31st and finishes on the 1st is charged wholly to the month it was sent in and
+    # every period's sum nets its reservations out. Corrections pick their own date.
+    accounted_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "spend entries"
-        indexes = [models.Index(fields=["user", "created_at"], name="spend_user_created")]
+        indexes = [
+            models.Index(fields=["user", "created_at"], name="spend_user_created"),
+            models.Index(fields=["accounted_at"], name="spend_accounted"),
+            models.Index(fields=["user", "accounted_at"], name="spend_user_accounted"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} ({self.user})"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("Spend entries are append-only: add a correction instead of editing.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Spend entries are append-only: add a correction instead of deleting.")

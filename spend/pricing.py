@@ -62,11 +62,26 @@ def quote(
     price = model_price(capability.model_id, at)
     if price is None:
         return ZERO
-    image_tokens = int(capability.output_tokens.get(size, 0)) * n
     input_tokens = estimate_prompt_tokens(prompt) + reference_count * capability.input_image_tokens
     return money(
-        (Decimal(image_tokens) * price.image_output_per_mtok + Decimal(input_tokens) * price.input_per_mtok) / MILLION
+        (
+            Decimal(output_image_tokens(capability, size, n)) * price.image_output_per_mtok
+            + Decimal(input_tokens) * price.input_per_mtok
+        )
+        / MILLION
     )
+
+
+def output_image_tokens(capability, size: str, n: int = 1) -> int:
+    return int(capability.output_tokens.get(size, 0)) * n
+
+
+def image_output_cost(capability, size: str, n: int = 1, at: datetime | None = None) -> Decimal:
+    """The image-output part of a token-billed quote: n images at this size."""
+    price = model_price(capability.model_id, at)
+    if price is None:
+        return ZERO
+    return money(Decimal(output_image_tokens(capability, size, n)) * price.image_output_per_mtok / MILLION)
 
 
 def usage_tokens(usage: dict) -> dict[str, int]:
@@ -118,5 +133,5 @@ def actual_cost(
         cap = ModelCapability.objects.filter(model_id=model_id).first()
         if mp is None or cap is None:
             return ZERO
-        return money(Decimal(int(cap.output_tokens.get(size, 0)) * image_count) * mp.image_output_per_mtok / MILLION)
+        return money(Decimal(output_image_tokens(cap, size, image_count)) * mp.image_output_per_mtok / MILLION)
     return money(price * image_count)

@@ -1,3 +1,11 @@
+"""Shared fixtures.
+
+Transactional tests (threads, live_server) must ask for serialized_rollback
+(`@pytest.mark.django_db(transaction=True, serialized_rollback=True)`, or the
+`django_db_serialized_rollback` fixture): their flush would otherwise delete the
+seeded presets, models and prices that every later test relies on.
+"""
+
 from __future__ import annotations
 
 import io

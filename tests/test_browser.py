@@ -16,13 +16,19 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (make browser-deps)"),
 ]
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
 ]
 
 
 @pytest.fixture
-def worker(transactional_db):
+def worker(django_db_serialized_rollback, transactional_db):
     """A stand-in for the huey consumer: runs due jobs in a thread, as the worker would."""
     from django.db import connection
 
@@ -90,14 +96,23 @@ def test_log_in_compose_wait_gallery_detail(live_server, django_user_model, work
     page.wait_for_selector(".tile img")
     tile = page.locator(".tile").first
     assert "lighthouse" in tile.inner_text()
+    page.wait_for_function("document.querySelector('.tile img').complete")
     assert page.evaluate("document.querySelector('.tile img').naturalWidth") > 0
     tile.click()
 
     page.wait_for_selector("#full-image")
     detail = page.inner_text("main")
-    for text in ["a lighthouse on a cliff at dusk", "Watercolor", "gemini-3.1-flash-image-preview", "688×384",
-                 "16:9 · 512", "carol", "demo"]:
+    for text in [
+        "a lighthouse on a cliff at dusk",
+        "Watercolor",
+        "gemini-3.1-flash-image-preview",
+        "688×384",
+        "16:9 · 512",
+        "carol",
+        "demo",
+    ]:
         assert text in detail, text
+    page.wait_for_function("document.getElementById('full-image').complete")
     assert page.evaluate("document.getElementById('full-image').naturalWidth") == 688
     os.makedirs("test-artifacts", exist_ok=True)
     page.screenshot(path="test-artifacts/detail.png", full_page=True)

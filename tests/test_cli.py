@@ -106,7 +106,7 @@ def test_failed_generation_exits_non_zero(admin_user, monkeypatch):
     from generator import dispatch
     from generator.providers.base import PermanentError
 
-    def refuse(provider, request, api_key=""):
+    def refuse(provider, request):
         raise PermanentError("Gemini rejected the request (400): bad aspect ratio", status=400)
 
     monkeypatch.setattr(dispatch, "call_provider", refuse)

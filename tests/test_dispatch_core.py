@@ -78,8 +78,8 @@ def test_lost_lease_discards_the_late_result(make_generation, monkeypatch):
     generation = make_generation(run=False)
     original = dispatch.call_provider
 
-    def slow_then_swept(provider, request, api_key=""):
-        result = original(provider, request, api_key)
+    def slow_then_swept(provider, request):
+        result = original(provider, request)
         # Meanwhile the sweeper decided this worker was dead and another took the job.
         Generation.objects.filter(pk=generation.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
         assert dispatch.sweep()["requeued"] == 1
@@ -118,7 +118,7 @@ def test_cancel_a_queued_job(make_generation):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_claims_have_one_winner(make_generation):
     generation = make_generation(run=False)
     winners: list[str] = []

@@ -131,3 +131,60 @@ def test_private_generations_are_404_for_others(client, make_generation, other_u
 def test_unknown_file_variant_is_404(alice_client, make_generation):
     image = make_generation().images.get()
     assert alice_client.get(f"/files/images/{image.pk}/secret/").status_code == 404
+
+
+def test_composer_lists_configured_providers_and_their_models(alice_client, monkeypatch):
+    import json
+    import re
+
+    monkeypatch.setenv("GEMINI_API_KEY", "k-test")
+    monkeypatch.setenv("OPENAI_IMAGES_BASE_URL", "https://relay.example/")
+    page = alice_client.get(reverse("generator:compose")).content.decode()
+    assert "Google Gemini" in page and "Images relay" in page and "Demo (offline)" in page
+    assert "Only the offline" not in page, "the demo hint goes once a real provider exists"
+    assert "k-test" not in page
+    config = json.loads(re.search(r'id="composer-config" type="application/json">(.*?)</script>', page).group(1))
+    assert config["providers"]["gemini"] == [
+        "gemini-3-pro-image-preview",
+        "gemini-3.1-flash-image-preview",
+        "gemini-2.5-flash-image",
+    ]
+    assert config["models"]["gemini-2.5-flash-image"] == {
+        "label": "Nano Banana",
+        "sizes": ["1K"],
+        "ratios": ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"],
+        "maxRefs": 3,
+    }
+    assert config["models"]["gemini-3.1-flash-image-preview"]["sizes"] == ["512", "1K", "2K", "4K"]
+
+
+def test_quote_shows_a_price_before_the_prompt_is_written(alice_client):
+    response = alice_client.post(
+        reverse("generator:quote"),
+        {
+            "prompt": "",
+            "provider": "demo",
+            "model": "gemini-3-pro-image-preview",
+            "aspect_ratio": "1:1",
+            "size": "1K",
+            "n": 1,
+            "visibility": "team",
+        },
+    )
+    assert "Estimated $0" in response.content.decode()
+
+
+def test_quote_asks_for_a_fix_when_the_request_is_impossible(alice_client):
+    response = alice_client.post(
+        reverse("generator:quote"),
+        {
+            "prompt": "x",
+            "provider": "demo",
+            "model": "gemini-3-pro-image-preview",
+            "aspect_ratio": "1:8",
+            "size": "1K",
+            "n": 1,
+            "visibility": "team",
+        },
+    )
+    assert "Fix the form to see the price" in response.content.decode()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 
 from .base import BlockedError, ProviderImage, ProviderRequest, ProviderResult, RetryableError
-from .http import Call, b64decode, post, require_key, sniff_mime
+from .http import Call, b64decode, embedded_error, post, require_key, sniff_mime
 from .registry import ProviderConfig
 from .results import repeat_calls
 
@@ -67,20 +67,21 @@ def generate(config: ProviderConfig, request: ProviderRequest, api_key: str) -> 
     model = config.wire_model(request.model)
     body = build_body(request)
     image_config = body["generationConfig"].get("imageConfig", {})
-    call = Call(config=config, api_key=api_key, model=model,
-                sent=(*image_config.items(), ("model", model)))
+    call = Call(config=config, api_key=api_key, model=model, sent=(*image_config.items(), ("model", model)))
     require_key(call)
     url = endpoint(config, model)
     return repeat_calls(request.n, lambda: parse_response(call, post(call, url, json=body)))
 
 
 def parse_response(call: Call, body: dict) -> ProviderResult:
+    if not body.get("candidates") and isinstance(body.get("error"), dict):
+        # Relays speaking the native protocol pass upstream errors on inside a 200.
+        raise embedded_error(call, body)
     usage = body.get("usageMetadata") or {}
     block_reason = (body.get("promptFeedback") or {}).get("blockReason")
     if block_reason:
         message = (body.get("promptFeedback") or {}).get("blockReasonMessage") or ""
-        raise BlockedError(_blocked_message(call, block_reason, message, prompt=True), reason=block_reason,
-                           usage=usage)
+        raise BlockedError(_blocked_message(call, block_reason, message, prompt=True), reason=block_reason, usage=usage)
     candidates = body.get("candidates") or []
     if not candidates:
         raise BlockedError(_blocked_message(call, "NO_CANDIDATES", ""), reason="NO_CANDIDATES", usage=usage)
@@ -92,8 +93,12 @@ def parse_response(call: Call, body: dict) -> ProviderResult:
         reason = finish_reason if finish_reason and finish_reason != "STOP" else "NO_IMAGE"
         raise BlockedError(_blocked_message(call, reason, text), reason=reason, usage=usage)
     return ProviderResult(
-        images=images, text=text, usage=usage, finish_reason=finish_reason,
-        response_id=body.get("responseId") or "", model_version=body.get("modelVersion") or "",
+        images=images,
+        text=text,
+        usage=usage,
+        finish_reason=finish_reason,
+        response_id=body.get("responseId") or "",
+        model_version=body.get("modelVersion") or "",
     )
 
 

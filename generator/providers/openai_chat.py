@@ -11,11 +11,9 @@ from __future__ import annotations
 import base64
 import re
 
-import httpx
-
 from .base import BlockedError, ProviderImage, ProviderRequest, ProviderResult, RetryableError
 from .gemini import reason_in_words
-from .http import Call, decode_data_url, download_image, error_from_response, post, require_key
+from .http import Call, decode_data_url, download_image, embedded_error, post, require_key
 from .registry import ProviderConfig
 from .results import repeat_calls
 
@@ -61,21 +59,33 @@ def parse_response(call: Call, body: dict) -> ProviderResult:
     choices = body.get("choices")
     if not choices and isinstance(body.get("error"), dict):
         # Some relays answer 200 with an error body (OpenRouter passes upstream errors on).
-        raise _embedded_error(call, body)
+        raise embedded_error(call, body)
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise RetryableError(f"{call.name} sent a reply without choices")
     choice = choices[0]
     message = choice.get("message") or {}
     finish_reason = str(choice.get("finish_reason") or choice.get("native_finish_reason") or "")
+    # OpenRouter normalises finish_reason ("stop", "content_filter") and keeps the model's
+    # own in native_finish_reason ("IMAGE_SAFETY", "PROHIBITED_CONTENT"): the finer one says why.
+    native = str(choice.get("native_finish_reason") or "")
     text = _text_of(message.get("content"))
     images, text = find_images(call, message, text)
     if not images:
-        reason = _block_reason(finish_reason)
+        reason = _block_reason(native)
+        if reason == "NO_IMAGE":
+            reason = _block_reason(finish_reason)
         detail = f". The model said: {call.scrub(text.strip())[:500]}" if text.strip() else ""
-        raise BlockedError(f"{call.name} refused the request: {reason_in_words(reason)} ({reason}){detail}",
-                           reason=reason, usage=usage)
-    return ProviderResult(images=images, text=text.strip(), usage=usage, finish_reason=finish_reason,
-                          response_id=str(body.get("id") or ""), model_version=str(body.get("model") or ""))
+        raise BlockedError(
+            f"{call.name} refused the request: {reason_in_words(reason)} ({reason}){detail}", reason=reason, usage=usage
+        )
+    return ProviderResult(
+        images=images,
+        text=text.strip(),
+        usage=usage,
+        finish_reason=finish_reason,
+        response_id=str(body.get("id") or ""),
+        model_version=str(body.get("model") or ""),
+    )
 
 
 def _block_reason(finish_reason: str) -> str:
@@ -85,12 +95,6 @@ def _block_reason(finish_reason: str) -> str:
     if upper in ("", "STOP", "LENGTH", "END_TURN"):
         return "NO_IMAGE" if upper != "LENGTH" else "MAX_TOKENS"
     return upper
-
-
-def _embedded_error(call: Call, body: dict) -> Exception:
-    code = body["error"].get("code")
-    status = code if isinstance(code, int) and 400 <= code < 600 else 502
-    return error_from_response(call, httpx.Response(status, json=body))
 
 
 def _text_of(content) -> str:

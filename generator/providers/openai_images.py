@@ -8,7 +8,7 @@ which is downloaded at once (relay CDN links expire).
 from __future__ import annotations
 
 from .base import BlockedError, ProviderImage, ProviderRequest, ProviderResult, RetryableError
-from .http import Call, b64decode, decode_data_url, download_image, post, require_key, sniff_mime
+from .http import Call, b64decode, decode_data_url, download_image, embedded_error, post, require_key, sniff_mime
 from .registry import ProviderConfig
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
@@ -36,10 +36,16 @@ def size_fields(config: ProviderConfig, request: ProviderRequest) -> dict[str, s
 
 def generate(config: ProviderConfig, request: ProviderRequest, api_key: str) -> ProviderResult:
     model = config.wire_model(request.model)
-    fields = {"model": model, "prompt": request.prompt, "n": request.n, **size_fields(config, request),
-              "response_format": "b64_json"}
-    call = Call(config=config, api_key=api_key, model=model,
-                sent=tuple((k, str(v)) for k, v in fields.items() if k != "prompt"))
+    fields = {
+        "model": model,
+        "prompt": request.prompt,
+        "n": request.n,
+        **size_fields(config, request),
+        "response_format": "b64_json",
+    }
+    call = Call(
+        config=config, api_key=api_key, model=model, sent=tuple((k, str(v)) for k, v in fields.items() if k != "prompt")
+    )
     require_key(call)
     if request.references:
         files = [
@@ -55,16 +61,23 @@ def generate(config: ProviderConfig, request: ProviderRequest, api_key: str) -> 
 def parse_response(call: Call, body: dict) -> ProviderResult:
     usage = body.get("usage") or {}
     items = body.get("data")
+    if items is None and body.get("error"):
+        raise embedded_error(call, body)
     if not isinstance(items, list):
         raise RetryableError(f"{call.name} sent a reply without a data list")
-    images = [_image(call, item) for item in items if isinstance(item, dict) and (item.get("b64_json")
-                                                                                   or item.get("url"))]
+    images = [
+        _image(call, item) for item in items if isinstance(item, dict) and (item.get("b64_json") or item.get("url"))
+    ]
     if not images:
-        raise BlockedError(f"{call.name} returned no image (the relay gave no reason)", reason="NO_IMAGE",
-                           usage=usage)
+        raise BlockedError(f"{call.name} returned no image (the relay gave no reason)", reason="NO_IMAGE", usage=usage)
     revised = [item["revised_prompt"] for item in items if isinstance(item, dict) and item.get("revised_prompt")]
-    return ProviderResult(images=images, text="\n\n".join(revised), usage=usage, finish_reason="STOP",
-                          response_id=str(body.get("id") or body.get("created") or ""))
+    return ProviderResult(
+        images=images,
+        text="\n\n".join(revised),
+        usage=usage,
+        finish_reason="STOP",
+        response_id=str(body.get("id") or body.get("created") or ""),
+    )
 
 
 def _image(call: Call, item: dict) -> ProviderImage:
@@ -77,5 +90,8 @@ def _image(call: Call, item: dict) -> ProviderImage:
         except ValueError:
             raise RetryableError(f"{call.name} sent an image whose base64 data is damaged") from None
         return ProviderImage(data=data, mime_type=sniff_mime(data, "image/png"))
-    data, mime = download_image(call, item["url"])
+    if str(item["url"]).startswith("data:"):  # some relays put the data URL under `url`
+        data, mime = decode_data_url(call, item["url"])
+    else:
+        data, mime = download_image(call, item["url"])
     return ProviderImage(data=data, mime_type=mime)

@@ -98,6 +98,18 @@ def _from_dict(data: dict) -> ProviderConfig:
     for key in ("models", "fallbacks"):
         if key in data:
             data[key] = tuple(data[key])
+    # JSON "false" (a string) is truthy: a mistyped `"local": "false"` would switch the
+    # download safety rules off. Flags must be real booleans, numbers real numbers.
+    for f in fields(ProviderConfig):
+        if f.name not in data:
+            continue
+        value, wanted = data[f.name], f.type
+        if wanted == "bool" and not isinstance(value, bool):
+            raise ImproperlyConfigured(
+                f"PROVIDERS_JSON: {f.name} of {data.get('name')!r} must be true or false, not {value!r}"
+            )
+        if wanted in ("int", "float") and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ImproperlyConfigured(f"PROVIDERS_JSON: {f.name} of {data.get('name')!r} must be a number")
     return _checked(ProviderConfig(**data))
 
 

@@ -29,6 +29,13 @@
     refLimit.textContent = `(up to ${caps.maxRefs} for ${caps.label}; PNG, JPEG, WebP; 20 MB each)`;
   }
 
+  // The live quote posts no files, only how many there are (input images are billed too).
+  const references = document.getElementById("id_references");
+  const referenceCount = document.getElementById("id_reference_count");
+  if (references && referenceCount) {
+    references.addEventListener("change", () => { referenceCount.value = references.files.length; });
+  }
+
   provider.addEventListener("change", () => { syncModels(); syncModel(); });
   model.addEventListener("change", () => syncModel(ratio.value, size.value));
   preset.addEventListener("change", () => {

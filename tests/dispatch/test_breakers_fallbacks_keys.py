@@ -107,7 +107,12 @@ def test_fallback_skips_routes_that_cannot_make_the_same_image(fake, gemini, set
     assert generation.images.count() == 0
 
 
-def test_fallback_must_fit_the_budget(fake, gemini, settings):
+def test_fallback_must_fit_the_budget(fake, gemini, settings, user):
+    from decimal import Decimal
+
+    from spend.models import Budget
+
+    Budget.objects.create(user=user, period="month", amount=Decimal("0.10"))
     settings.GENERATION_MAX_ATTEMPTS = 1
     # Requested: 3.1 Flash 1K; the Pro fallback costs more than was reserved.
     settings.FALLBACKS = {"gemini-3.1-flash-image-preview": ["gemini:gemini-3-pro-image-preview"]}
@@ -116,6 +121,11 @@ def test_fallback_must_fit_the_budget(fake, gemini, settings):
     assert generation.status == "failed"
     assert "price does not fit the budget" in generation.error_message
     assert len(fake.requests) == 1
+    # With room in the budget the dearer fallback is taken.
+    Budget.objects.filter(user=user).update(amount=Decimal("5"))
+    fake.script(error(503))
+    generation = _run_until_settled(gemini(model="gemini-3.1-flash-image-preview"))
+    assert generation.status == "succeeded" and generation.used_model == "gemini-3-pro-image-preview"
 
 
 def test_keys_rotate(fake, gemini, monkeypatch):

@@ -62,10 +62,10 @@ def test_a_running_job_canceled_is_not_retried(fake, gemini, alice_client):
     generation = gemini()
     original = dispatch.call_provider
 
-    def cancel_while_in_flight(provider, request, api_key=""):
+    def cancel_while_in_flight(provider, request):
         page = alice_client.post(f"/generations/{generation.pk}/cancel/", follow=True).content.decode()
         assert "will not be retried" in page
-        return original(provider, request, api_key)
+        return original(provider, request)
 
     dispatch.call_provider, saved = cancel_while_in_flight, dispatch.call_provider
     try:

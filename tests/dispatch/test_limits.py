@@ -133,12 +133,12 @@ def test_jobs_held_by_the_cap_wait_without_spending_attempts(fake, gemini, monke
     in_flight, peak, lock = [0], [0], threading.Lock()
     original = dispatch.call_provider
 
-    def counting(provider, request, api_key=""):
+    def counting(provider, request):
         with lock:
             in_flight[0] += 1
             peak[0] = max(peak[0], in_flight[0])
         try:
-            return original(provider, request, api_key)
+            return original(provider, request)
         finally:
             with lock:
                 in_flight[0] -= 1

@@ -120,7 +120,8 @@ class RecordedRequest:
     references: list[tuple[int, int]] = field(default_factory=list)  # pixel sizes
     ratio: str = ""
     size: str = ""
-    signature: str = ""
+    signature: str = ""  # the first final image's thoughtSignature
+    signatures: list[str] = field(default_factory=list)  # every final image's, in order
     n: int = 1
     pixels: tuple[int, int] = (0, 0)  # the size the fake will answer with
     response_format: str = ""
@@ -209,8 +210,16 @@ class FakeServer:
     fault_kinds = ("rate_limited", "unavailable", "hang")
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, latency: float = 0.0, fault_rate: float = 0.0,
-        seed: int = 0, api_key: str | None = None, hang_seconds: float = 30.0, fault_retry_delay: float = 1.0,
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: float = 0.0,
+        fault_rate: float = 0.0,
+        seed: int = 0,
+        api_key: str | None = None,
+        hang_seconds: float = 30.0,
+        fault_retry_delay: float = 1.0,
     ) -> None:
         self.host, self.port = host, port
         self.latency = latency
@@ -232,8 +241,9 @@ class FakeServer:
     def start(self) -> FakeServer:
         self._httpd = _Server((self.host, self.port), _handler_for(self))
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name=f"{self.name}-{self.port}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), name=f"{self.name}-{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -326,8 +336,11 @@ class FakeServer:
 
     def fault(self, kind: str) -> Behaviour:
         if kind == "rate_limited":
-            return error(429, retry_delay=f"{self.fault_retry_delay}s",
-                         headers={"Retry-After": str(int(self.fault_retry_delay) or 1)})
+            return error(
+                429,
+                retry_delay=f"{self.fault_retry_delay}s",
+                headers={"Retry-After": str(int(self.fault_retry_delay) or 1)},
+            )
         if kind == "unavailable":
             return error(503)
         return hang(self.hang_seconds)
@@ -372,9 +385,13 @@ def _handler_for(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             raw_body = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
             req = RecordedRequest(
-                method=self.command, path=parts.path, query=parse_qs(parts.query),
-                headers={k.lower(): v for k, v in self.headers.items()}, body=_parse_body(self.headers, raw_body),
-                raw=raw_body, at=time.time(),
+                method=self.command,
+                path=parts.path,
+                query=parse_qs(parts.query),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=_parse_body(self.headers, raw_body),
+                raw=raw_body,
+                at=time.time(),
             )
             server.record(req)
             reply, cut = server.handle(req)
@@ -425,8 +442,15 @@ def run_standalone(server_class: type[FakeServer], argv: list[str] | None = None
     parser.add_argument("--api-key", default=None, help="the only key accepted (default: any key)")
     parser.add_argument("--hang-seconds", type=float, default=30.0, help="how long a 'hang' fault waits")
     args = parser.parse_args(argv)
-    fake = server_class(host=args.host, port=args.port, latency=args.latency, fault_rate=args.fault_rate,
-                        seed=args.seed, api_key=args.api_key, hang_seconds=args.hang_seconds)
+    fake = server_class(
+        host=args.host,
+        port=args.port,
+        latency=args.latency,
+        fault_rate=args.fault_rate,
+        seed=args.seed,
+        api_key=args.api_key,
+        hang_seconds=args.hang_seconds,
+    )
     with fake:
         print(fake.url, flush=True)
         try:

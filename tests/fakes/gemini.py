@@ -46,9 +46,16 @@ __all__ = ["FakeGemini", "ok", "blocked", "error", "hang", "truncated", "raw", "
 
 PATH = re.compile(r"^/(v1|v1beta)/models/([^/:]+):generateContent$")
 STATUS_NAMES = {
-    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-    408: "DEADLINE_EXCEEDED", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 502: "UNAVAILABLE",
-    503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
 }
 MESSAGES = {
     400: "Request contains an invalid argument.",
@@ -57,9 +64,9 @@ MESSAGES = {
     404: "Requested entity was not found.",
     408: "Request timed out.",
     429: "You exceeded your current quota, please check your plan and billing details. For more information on "
-         "this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.",
+    "this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.",
     500: "An internal error has occurred. Please retry or report in "
-         "https://developers.generativeai.google/guide/troubleshooting",
+    "https://developers.generativeai.google/guide/troubleshooting",
     502: "Bad Gateway",
     503: "The model is overloaded. Please try again later.",
     504: "Deadline expired before operation could complete.",
@@ -68,8 +75,11 @@ THOUGHT_TOKENS = 217
 
 
 def google_error(status: int, message: str = "", details: list | None = None) -> dict:
-    body = {"code": status, "message": message or MESSAGES.get(status, "Error"),
-            "status": STATUS_NAMES.get(status, "UNKNOWN")}
+    body = {
+        "code": status,
+        "message": message or MESSAGES.get(status, "Error"),
+        "status": STATUS_NAMES.get(status, "UNKNOWN"),
+    }
     if details:
         body["details"] = details
     return {"error": body}
@@ -78,15 +88,113 @@ def google_error(status: int, message: str = "", details: list | None = None) ->
 def retry_details(delay: str) -> list[dict]:
     """What a real per-minute 429 carries: QuotaFailure, Help and RetryInfo."""
     return [
-        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{
-            "quotaMetric": "generativelanguage.googleapis.com/generate_content_paid_tier_input_token_count",
-            "quotaId": "GenerateContentPaidTierInputTokensPerModelPerMinute",
-            "quotaDimensions": {"location": "global", "model": "gemini-3-pro-image"}, "quotaValue": "1000000"}]},
-        {"@type": "type.googleapis.com/google.rpc.Help",
-         "links": [{"description": "Learn more about Gemini API quotas",
-                    "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
+        {
+            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            "violations": [
+                {
+                    "quotaMetric": "generativelanguage.googleapis.com/generate_content_paid_tier_input_token_count",
+                    "quotaId": "GenerateContentPaidTierInputTokensPerModelPerMinute",
+                    "quotaDimensions": {"location": "global", "model": "gemini-3-pro-image"},
+                    "quotaValue": "1000000",
+                }
+            ],
+        },
+        {
+            "@type": "type.googleapis.com/google.rpc.Help",
+            "links": [
+                {
+                    "description": "Learn more about Gemini API quotas",
+                    "url": "https://ai.google.dev/gemini-api/docs/rate-limits",
+                }
+            ],
+        },
         {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay},
     ]
+
+
+# Field names the real API knows (proto JSON: camelCase or snake_case). Like the real
+# API, the fake refuses any other name with a 400, so a misspelt or misplaced field
+# (imageConfig outside generationConfig, say) fails here as it would at Google.
+KNOWN_FIELDS = {
+    "": {
+        "contents",
+        "generationConfig",
+        "systemInstruction",
+        "safetySettings",
+        "tools",
+        "toolConfig",
+        "cachedContent",
+        "model",
+    },
+    "contents": {"role", "parts"},
+    "parts": {
+        "text",
+        "inlineData",
+        "fileData",
+        "thought",
+        "thoughtSignature",
+        "functionCall",
+        "functionResponse",
+        "executableCode",
+        "codeExecutionResult",
+        "videoMetadata",
+        "mediaResolution",
+        "partMetadata",
+    },
+    "inline_data": {"mimeType", "data"},
+    "generation_config": {
+        "stopSequences",
+        "responseMimeType",
+        "responseSchema",
+        "responseJsonSchema",
+        "responseModalities",
+        "candidateCount",
+        "maxOutputTokens",
+        "temperature",
+        "topP",
+        "topK",
+        "seed",
+        "presencePenalty",
+        "frequencyPenalty",
+        "responseLogprobs",
+        "logprobs",
+        "enableEnhancedCivicAnswers",
+        "speechConfig",
+        "thinkingConfig",
+        "imageConfig",
+        "mediaResolution",
+    },
+    "image_config": {"aspectRatio", "imageSize"},
+}
+
+
+def _camel(name: str) -> str:
+    return re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), name)
+
+
+def unknown_field(body: dict) -> str | None:
+    """The real API's message for the first field name it does not know, or None."""
+
+    def check(obj, kind: str, where: str) -> str | None:
+        if not isinstance(obj, dict):
+            return None
+        for key in obj:
+            if _camel(key) not in KNOWN_FIELDS[kind]:
+                at = f" at '{where}'" if where else ""
+                return f'Invalid JSON payload received. Unknown name "{key}"{at}: Cannot find field.'
+        return None
+
+    problems = [check(body, "", "")]
+    for c, content in enumerate(body.get("contents") or []):
+        problems.append(check(content, "contents", f"contents[{c}]"))
+        for p, part in enumerate((content.get("parts") if isinstance(content, dict) else None) or []):
+            problems.append(check(part, "parts", f"contents[{c}].parts[{p}]"))
+            inline = _get(part, "inlineData", "inline_data")
+            problems.append(check(inline, "inline_data", f"contents[{c}].parts[{p}].inline_data"))
+    gen = _get(body, "generationConfig", "generation_config")
+    problems.append(check(gen, "generation_config", "generation_config"))
+    problems.append(check(_get(gen, "imageConfig", "image_config"), "image_config", "generation_config.image_config"))
+    return next((p for p in problems if p), None)
 
 
 def _get(data: dict, camel: str, snake: str, default=None):
@@ -113,18 +221,40 @@ class FakeGemini(FakeServer):
         req.model = model
         key = self._key(req)
         if not key:
-            return Reply(403, google_error(
-                403, "Method doesn't allow unregistered callers (callers without established identity). "
-                     "Please use API Key or other form of API consumer identity to call this API."))
+            return Reply(
+                403,
+                google_error(
+                    403,
+                    "Method doesn't allow unregistered callers (callers without established identity). "
+                    "Please use API Key or other form of API consumer identity to call this API.",
+                ),
+            )
         if self.api_key is not None and key != self.api_key:
-            return Reply(400, google_error(400, "API key not valid. Please pass a valid API key.", [
-                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-                 "domain": "googleapis.com", "metadata": {"service": "generativelanguage.googleapis.com"}}]))
+            return Reply(
+                400,
+                google_error(
+                    400,
+                    "API key not valid. Please pass a valid API key.",
+                    [
+                        {
+                            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                            "reason": "API_KEY_INVALID",
+                            "domain": "googleapis.com",
+                            "metadata": {"service": "generativelanguage.googleapis.com"},
+                        }
+                    ],
+                ),
+            )
         if model not in CAPABILITIES:
-            return Reply(404, google_error(
-                404, f"models/{model} is not found for API version {version}, or is not supported for "
-                     "generateContent. Call ListModels to see the list of available models and their "
-                     "supported methods."))
+            return Reply(
+                404,
+                google_error(
+                    404,
+                    f"models/{model} is not found for API version {version}, or is not supported for "
+                    "generateContent. Call ListModels to see the list of available models and their "
+                    "supported methods.",
+                ),
+            )
         return self._check_body(req, model)
 
     def _key(self, req: RecordedRequest) -> str:
@@ -139,7 +269,10 @@ class FakeGemini(FakeServer):
     def _check_body(self, req: RecordedRequest, model: str) -> Reply | None:
         body = req.body
         if not isinstance(body, dict) or not isinstance(body.get("contents"), list):
-            return Reply(400, google_error(400, "Invalid JSON payload received. Unknown name \"contents\"."))
+            return Reply(400, google_error(400, 'Invalid JSON payload received. Unknown name "contents".'))
+        unknown = unknown_field(body)
+        if unknown:
+            return Reply(400, google_error(400, unknown))
         for c, content in enumerate(body["contents"]):
             for p, part in enumerate(content.get("parts") or []):
                 if part.get("text"):
@@ -153,8 +286,9 @@ class FakeGemini(FakeServer):
                     with Image.open(io.BytesIO(data)) as img:
                         req.references.append(img.size)
                 except Exception:
-                    return Reply(400, google_error(
-                        400, f"Invalid value at '{where}.data' (TYPE_BYTES), Base64 decoding failed"))
+                    return Reply(
+                        400, google_error(400, f"Invalid value at '{where}.data' (TYPE_BYTES), Base64 decoding failed")
+                    )
                 if not _get(inline, "mimeType", "mime_type"):
                     return Reply(400, google_error(400, f"{where}.mime_type: required field is not set"))
         gen = _get(body, "generationConfig", "generation_config", {}) or {}
@@ -167,8 +301,12 @@ class FakeGemini(FakeServer):
         if size is not None and self.strict_size and not cap["sends_image_size"]:
             return Reply(400, google_error(400, f"imageSize is not supported by {model}."))
         if size is not None and cap["sends_image_size"] and size not in cap["sizes"]:
-            return Reply(400, google_error(
-                400, f"Invalid value for imageSize: {size!r}. Supported values: {', '.join(cap['sizes'])}."))
+            return Reply(
+                400,
+                google_error(
+                    400, f"Invalid value for imageSize: {size!r}. Supported values: {', '.join(cap['sizes'])}."
+                ),
+            )
         if not ratio:
             ratio = closest_ratio(model, *req.references[0]) if req.references else "1:1"
         req.ratio, req.size = ratio, size if (size and cap["sends_image_size"]) else "1K"
@@ -189,8 +327,7 @@ class FakeGemini(FakeServer):
         message = options.get("message") or MESSAGES.get(status, "Error")
         if options.get("echo_key"):  # a careless relay repeating the key it refused
             message = f"{message} (key: {key})"
-        return Reply(status, google_error(status, message, details),
-                     headers=dict(options.get("headers") or {}))
+        return Reply(status, google_error(status, message, details), headers=dict(options.get("headers") or {}))
 
     def usage(self, req: RecordedRequest, *, thoughts: bool, images: int = 1, output: bool = True) -> dict:
         model = req.model
@@ -213,9 +350,17 @@ class FakeGemini(FakeServer):
         usage["totalTokenCount"] = total
         return usage
 
-    def _success(self, req: RecordedRequest, *, mime: str = "image/png", thoughts: bool | None = None,
-                 text: str = "Here is your image.", size: tuple[int, int] | None = None,
-                 urlsafe: bool = False, images: int = 1) -> dict:
+    def _success(
+        self,
+        req: RecordedRequest,
+        *,
+        mime: str = "image/png",
+        thoughts: bool | None = None,
+        text: str = "Here is your image.",
+        size: tuple[int, int] | None = None,
+        urlsafe: bool = False,
+        images: int = 1,
+    ) -> dict:
         model = req.model
         thoughts = model.startswith("gemini-3") if thoughts is None else thoughts
         width, height = size or pixel_size(model, req.size, req.ratio)
@@ -230,15 +375,25 @@ class FakeGemini(FakeServer):
                 {"text": "**Composing the scene**\n\nPlanning the layout first.", "thought": True},
                 {"inlineData": {"mimeType": "image/png", "data": encode(interim).decode()}, "thought": True},
             ]
-        signature = base64.b64encode(hashlib.sha256(f"sig-{number}".encode()).digest() * 2).decode()
-        sign = {"thoughtSignature": signature} if thoughts else {}
+
+        # As the real gemini-3 models do: the first part after the thoughts and every
+        # image part carry a signature, each its own, so a client that keeps the wrong
+        # one (the text's, or one image's for all) is caught.
+        def sign(what: str) -> dict:
+            if not thoughts:
+                return {}
+            digest = hashlib.sha256(f"sig-{number}-{what}".encode()).digest() * 2
+            return {"thoughtSignature": base64.b64encode(digest).decode()}
+
         if text:
-            parts.append({"text": text, **sign})
+            parts.append({"text": text, **sign("text")})
         for i in range(images):
             final = image_bytes(width, height, colour_for("final", number, i, req.prompt), fmt)
             req.images.append(final)
-            parts.append({"inlineData": {"mimeType": mime, "data": encode(final).decode()}, **sign})
-        req.signature = signature if thoughts else ""
+            signed = sign(f"image-{i}")
+            req.signatures.append(signed.get("thoughtSignature", ""))
+            parts.append({"inlineData": {"mimeType": mime, "data": encode(final).decode()}, **signed})
+        req.signature = req.signatures[0] if req.signatures else ""
         return {
             "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}],
             "usageMetadata": self.usage(req, thoughts=thoughts, images=images),
@@ -249,8 +404,7 @@ class FakeGemini(FakeServer):
     def _blocked(self, req: RecordedRequest, *, reason: str, where: str = "finish", text: str = "") -> dict:
         usage = self.usage(req, thoughts=False, output=False)
         if where == "prompt":
-            return {"promptFeedback": {"blockReason": reason}, "usageMetadata": usage,
-                    "modelVersion": req.model}
+            return {"promptFeedback": {"blockReason": reason}, "usageMetadata": usage, "modelVersion": req.model}
         if where == "empty":
             return {"usageMetadata": usage, "modelVersion": req.model}
         candidate: dict = {"finishReason": reason, "index": 0}
@@ -258,8 +412,7 @@ class FakeGemini(FakeServer):
             candidate["content"] = {"role": "model"}
         elif where == "text":
             candidate["content"] = {"role": "model", "parts": [{"text": text or "I can't draw that."}]}
-        return {"candidates": [candidate], "usageMetadata": usage,
-                "modelVersion": req.model}
+        return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": req.model}
 
 
 if __name__ == "__main__":

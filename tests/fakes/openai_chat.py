@@ -10,7 +10,7 @@ ok(where=...):
 - "data_url_text": a bare data URL inside the text
 - "text_url": a plain http image URL inside the text (markdown=True wraps it in ![..](..))
 
-Other behaviours: blocked(reason="content_filter", text=...), error(status, ..., retry_after=,
+Other behaviours: blocked(reason="content_filter", text=..., native="IMAGE_SAFETY"), error(status, ..., retry_after=,
 reset=, echo_key=), embedded_error(code, message) (a 200 carrying an error body),
 hang(s), truncated(), raw(Reply).
 
@@ -82,8 +82,9 @@ class FakeOpenAIChat(RelayFake):
                         with Image.open(io.BytesIO(data)) as img:
                             req.references.append(img.size)
                     except Exception:
-                        return Reply(400, openai_error("Invalid image_url: expected a base64 data URL.",
-                                                       param="messages"))
+                        return Reply(
+                            400, openai_error("Invalid image_url: expected a base64 data URL.", param="messages")
+                        )
         config = body.get("image_config") or {}
         req.ratio, req.size = config.get("aspect_ratio") or "1:1", config.get("image_size") or "1K"
         pixels = pixel_size(req.model, req.size, req.ratio)
@@ -96,19 +97,39 @@ class FakeOpenAIChat(RelayFake):
         if behaviour.kind == "error":
             return error_reply(behaviour.options, self.key_of(req))
         if behaviour.kind == "embedded_error":
-            return Reply(200, {"error": {"code": behaviour.options["code"], "message": behaviour.options["message"]},
-                               "user_id": "fake"})
+            return Reply(
+                200,
+                {
+                    "error": {"code": behaviour.options["code"], "message": behaviour.options["message"]},
+                    "user_id": "fake",
+                },
+            )
         if behaviour.kind == "blocked":
-            return Reply(200, self._completion(req, {"role": "assistant", "content": behaviour.options.get("text", "")},
-                                               finish_reason=behaviour.options.get("reason", "content_filter")))
+            return Reply(
+                200,
+                self._completion(
+                    req,
+                    {"role": "assistant", "content": behaviour.options.get("text", "")},
+                    finish_reason=behaviour.options.get("reason", "content_filter"),
+                    native_finish_reason=behaviour.options.get("native"),
+                ),
+            )
         return Reply(200, self._success(req, **behaviour.options))
 
-    def _success(self, req: RecordedRequest, *, where: str = "images", mime: str = "image/png",
-                 text: str = "Here is your image.", markdown: bool = True) -> dict:
+    def _success(
+        self,
+        req: RecordedRequest,
+        *,
+        where: str = "images",
+        mime: str = "image/png",
+        text: str = "Here is your image.",
+        markdown: bool = True,
+    ) -> dict:
         number = self.next_number()
         width, height = req.pixels
-        image = image_bytes(width, height, colour_for("chat", number, req.prompt), "JPEG" if mime == "image/jpeg"
-                            else "PNG")
+        image = image_bytes(
+            width, height, colour_for("chat", number, req.prompt), "JPEG" if mime == "image/jpeg" else "PNG"
+        )
         req.images.append(image)
         data_url = f"data:{mime};base64,{base64.b64encode(image).decode()}"
         message: dict = {"role": "assistant", "content": text}
@@ -127,18 +148,26 @@ class FakeOpenAIChat(RelayFake):
             message["content"] = f"{text}\n\n![image]({link})" if markdown else f"{text} {link}"
         return self._completion(req, message, finish_reason="stop")
 
-    def _completion(self, req: RecordedRequest, message: dict, finish_reason: str) -> dict:
+    def _completion(
+        self, req: RecordedRequest, message: dict, finish_reason: str, native_finish_reason: str | None = None
+    ) -> dict:
         prompt_tokens = max(1, len(req.prompt) // 4) + 258 * len(req.references)
         completion = 1290 if req.images else 0
+        choice = {"index": 0, "message": message, "finish_reason": finish_reason}
+        if native_finish_reason:  # OpenRouter: the model's own reason next to the normalised one
+            choice["native_finish_reason"] = native_finish_reason
         return {
             "id": f"gen-fake-{self.next_number()}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": req.model,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
-                      "total_tokens": prompt_tokens + completion,
-                      "completion_tokens_details": {"image_tokens": completion}},
+            "choices": [choice],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion,
+                "total_tokens": prompt_tokens + completion,
+                "completion_tokens_details": {"image_tokens": completion},
+            },
         }
 
 

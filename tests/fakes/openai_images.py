@@ -40,8 +40,19 @@ from .base import (
     truncated,
 )
 
-__all__ = ["FakeOpenAIImages", "ok", "url", "blocked", "empty", "error", "hang", "truncated", "raw", "garbage",
-           "openai_error"]
+__all__ = [
+    "FakeOpenAIImages",
+    "ok",
+    "url",
+    "blocked",
+    "empty",
+    "error",
+    "hang",
+    "truncated",
+    "raw",
+    "garbage",
+    "openai_error",
+]
 
 WXH = re.compile(r"^(\d+)x(\d+)$")
 
@@ -54,8 +65,9 @@ def empty() -> Behaviour:
     return Behaviour("empty")
 
 
-def openai_error(message: str, *, type_: str = "invalid_request_error", code: str | None = None,
-                 param: str | None = None) -> dict:
+def openai_error(
+    message: str, *, type_: str = "invalid_request_error", code: str | None = None, param: str | None = None
+) -> dict:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
@@ -84,8 +96,9 @@ def error_reply(options: dict, key: str = "") -> Reply:
     if options.get("reset") is not None:
         headers["X-RateLimit-Remaining"] = "0"
         headers["X-RateLimit-Reset"] = str(options["reset"])
-    body = openai_error(message, type_=options.get("type", type_), code=options.get("code", code),
-                        param=options.get("param"))
+    body = openai_error(
+        message, type_=options.get("type", type_), code=options.get("code", code), param=options.get("param")
+    )
     return Reply(status, body, headers=headers)
 
 
@@ -162,22 +175,36 @@ class FakeOpenAIImages(RelayFake):
         if behaviour.kind == "error":
             return error_reply(behaviour.options, self.key_of(req))
         if behaviour.kind == "blocked":
-            return Reply(400, openai_error(
-                "Your request was rejected as a result of our safety system.", type_="image_generation_user_error",
-                code=behaviour.options.get("code", "moderation_blocked")))
+            return Reply(
+                400,
+                openai_error(
+                    "Your request was rejected as a result of our safety system.",
+                    type_="image_generation_user_error",
+                    code=behaviour.options.get("code", "moderation_blocked"),
+                ),
+            )
         if behaviour.kind == "empty":
             return Reply(200, {"created": int(time.time()), "data": []})
         return Reply(200, self._success(req, **behaviour.options))
 
-    def _success(self, req: RecordedRequest, *, response_format: str | None = None, ratio_ignored: bool = False,
-                 mime: str = "image/png", data_url: bool = False, revised_prompt: str = "") -> dict:
+    def _success(
+        self,
+        req: RecordedRequest,
+        *,
+        response_format: str | None = None,
+        ratio_ignored: bool = False,
+        mime: str = "image/png",
+        data_url: bool = False,
+        revised_prompt: str = "",
+    ) -> dict:
         fmt = response_format or req.response_format
         width, height = (1024, 1024) if ratio_ignored else req.pixels
         number = self.next_number()
         data = []
         for i in range(req.n):
-            image = image_bytes(width, height, colour_for("relay", number, i, req.prompt),
-                                "JPEG" if mime == "image/jpeg" else "PNG")
+            image = image_bytes(
+                width, height, colour_for("relay", number, i, req.prompt), "JPEG" if mime == "image/jpeg" else "PNG"
+            )
             req.images.append(image)
             item: dict = {}
             if fmt == "url":
@@ -189,10 +216,16 @@ class FakeOpenAIImages(RelayFake):
                 item["revised_prompt"] = revised_prompt
             data.append(item)
         tokens_in = max(1, len(req.prompt) // 4)
-        return {"created": int(time.time()), "data": data, "usage": {
-            "input_tokens": tokens_in, "output_tokens": 1290 * req.n,
-            "total_tokens": tokens_in + 1290 * req.n,
-            "input_tokens_details": {"text_tokens": tokens_in, "image_tokens": 0}}}
+        return {
+            "created": int(time.time()),
+            "data": data,
+            "usage": {
+                "input_tokens": tokens_in,
+                "output_tokens": 1290 * req.n,
+                "total_tokens": tokens_in + 1290 * req.n,
+                "input_tokens_details": {"text_tokens": tokens_in, "image_tokens": 0},
+            },
+        }
 
 
 if __name__ == "__main__":

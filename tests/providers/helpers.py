@@ -14,9 +14,12 @@ KEY = "test-key-5f3a9c"
 
 def config_for(fake, protocol: str, **overrides) -> ProviderConfig:
     defaults = {
-        "name": protocol, "protocol": protocol, "base_url": fake.url,
+        "name": protocol,
+        "protocol": protocol,
+        "base_url": fake.url,
         "key_env": "GEMINI_API_KEY" if protocol == "gemini" else f"{protocol.upper()}_API_KEY",
-        "auth_style": "x-goog-api-key" if protocol == "gemini" else "bearer", "timeout": 10.0,
+        "auth_style": "x-goog-api-key" if protocol == "gemini" else "bearer",
+        "timeout": 10.0,
     }
     return ProviderConfig(**{**defaults, **overrides})
 
@@ -29,8 +32,11 @@ def png(width: int = 64, height: int = 48, colour: tuple[int, int, int] = (200, 
 
 def make_request(**overrides) -> ProviderRequest:
     defaults = {
-        "prompt": "a banana on the moon", "model": "gemini-3-pro-image-preview", "aspect_ratio": "16:9",
-        "size": "2K", "expected_pixels": (2752, 1536),
+        "prompt": "a banana on the moon",
+        "model": "gemini-3-pro-image-preview",
+        "aspect_ratio": "16:9",
+        "size": "2K",
+        "expected_pixels": (2752, 1536),
     }
     return ProviderRequest(**{**defaults, **overrides})
 

@@ -38,8 +38,13 @@ def stored_bytes(image) -> bytes:
 
 def test_gemini_success_stores_exactly_the_final_image(gemini_env, make_generation):
     fake = gemini_env
-    generation = make_generation(provider="gemini", model="gemini-3-pro-image-preview", aspect_ratio="16:9",
-                                 size="2K", files={"references": [upload()]})
+    generation = make_generation(
+        provider="gemini",
+        model="gemini-3-pro-image-preview",
+        aspect_ratio="16:9",
+        size="2K",
+        files={"references": [upload()]},
+    )
     assert generation.status == Generation.Status.SUCCEEDED, generation.error_message
     sent = fake.last
     assert sent.references == [(64, 48)]
@@ -52,7 +57,10 @@ def test_gemini_success_stores_exactly_the_final_image(gemini_env, make_generati
     text_tokens = len(generation.full_prompt) // 4
     assert generation.usage == {
         "promptTokenCount": text_tokens + 560,
-        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": text_tokens}, {"modality": "IMAGE", "tokenCount": 560}],
+        "promptTokensDetails": [
+            {"modality": "TEXT", "tokenCount": text_tokens},
+            {"modality": "IMAGE", "tokenCount": 560},
+        ],
         "candidatesTokenCount": 1120,
         "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1120}],
         "thoughtsTokenCount": 217,
@@ -64,8 +72,9 @@ def test_gemini_success_stores_exactly_the_final_image(gemini_env, make_generati
 
 
 def test_gemini_n2_stores_both_images(gemini_env, make_generation):
-    generation = make_generation(provider="gemini", model="gemini-3.1-flash-image-preview", aspect_ratio="1:1",
-                                 size="512", n=2)
+    generation = make_generation(
+        provider="gemini", model="gemini-3.1-flash-image-preview", aspect_ratio="1:1", size="512", n=2
+    )
     images = list(generation.images.order_by("index"))
     assert [stored_bytes(img) for img in images] == [r.images[0] for r in gemini_env.requests]
     assert all((img.width, img.height) == (512, 512) for img in images)
@@ -111,8 +120,9 @@ def test_relay_that_ignores_the_ratio_is_flagged(fake_images, monkeypatch, make_
     monkeypatch.setenv("OPENAI_IMAGES_BASE_URL", fake_images.url)
     monkeypatch.setenv("OPENAI_IMAGES_API_KEY", KEY)
     fake_images.script(ok(ratio_ignored=True))
-    generation = make_generation(provider="openai_images", model="gemini-3-pro-image-preview",
-                                 aspect_ratio="16:9", size="1K")
+    generation = make_generation(
+        provider="openai_images", model="gemini-3-pro-image-preview", aspect_ratio="16:9", size="1K"
+    )
     assert generation.status == Generation.Status.SUCCEEDED
     assert fake_images.last.body["size"] == "1376x768"
     [image] = generation.images.all()
@@ -125,8 +135,7 @@ def test_chat_relay_success(fake_chat, monkeypatch, make_generation):
     monkeypatch.setenv("OPENAI_CHAT_BASE_URL", fake_chat.url)
     monkeypatch.setenv("OPENAI_CHAT_API_KEY", KEY)
     fake_chat.script(ok(where="markdown"))
-    generation = make_generation(provider="openai_chat", model="gemini-2.5-flash-image", aspect_ratio="4:5",
-                                 size="1K")
+    generation = make_generation(provider="openai_chat", model="gemini-2.5-flash-image", aspect_ratio="4:5", size="1K")
     assert generation.status == Generation.Status.SUCCEEDED, generation.error_message
     [image] = generation.images.all()
     assert stored_bytes(image) == fake_chat.last.images[0]
@@ -135,15 +144,22 @@ def test_chat_relay_success(fake_chat, monkeypatch, make_generation):
 
 
 def test_key_never_reaches_logs_errors_or_the_database(gemini_env, make_generation, caplog):
-    caplog.set_level(logging.DEBUG)  # httpx and httpcore included
-    gemini_env.script(ok(), error(401, echo_key=True), error(400, "bad key", echo_key=True),
-                      error(503, echo_key=True), blocked("SAFETY", where="text", text=f"you sent {KEY}"))
+    for name in (None, "httpx", "httpcore", "generator"):
+        caplog.set_level(logging.DEBUG, logger=name)  # httpx and httpcore log every request at DEBUG
+    gemini_env.script(
+        ok(),
+        error(401, echo_key=True),
+        error(400, "bad key", echo_key=True),
+        error(503, echo_key=True),
+        blocked("SAFETY", where="text", text=f"you sent {KEY}"),
+    )
     rows = []
     for _ in range(5):
         rows.append(make_generation(provider="gemini", model="gemini-3-pro-image-preview"))
         SetAsideKey.objects.all().delete()  # the 401 sets the only key aside; bring it back
     assert [r.status for r in rows] == ["succeeded", "failed", "failed", "queued", "blocked"]
     assert any(r.headers.get("x-goog-api-key") == KEY for r in gemini_env.requests)  # it was really sent
+    assert "HTTP Request: POST" in caplog.text  # the client's own logging was captured
     assert KEY not in caplog.text
     for row in Generation.objects.all():
         dumped = json.dumps({f.name: str(getattr(row, f.name)) for f in row._meta.concrete_fields})
@@ -155,9 +171,25 @@ def test_cli_generate_wait_json_against_the_fake(gemini_env, admin_user, tmp_pat
     ref = tmp_path / "ref.png"
     ref.write_bytes(png())
     out = StringIO()
-    call_command("generate", "a banana on the moon", "--provider", "gemini", "--model", "gemini-3-pro-image-preview",
-                 "--aspect-ratio", "9:16", "--size", "1K", "--ref", str(ref), "--user", "admin", "--wait", "--json",
-                 stdout=out)
+    call_command(
+        "generate",
+        "a banana on the moon",
+        "--provider",
+        "gemini",
+        "--model",
+        "gemini-3-pro-image-preview",
+        "--aspect-ratio",
+        "9:16",
+        "--size",
+        "1K",
+        "--ref",
+        str(ref),
+        "--user",
+        "admin",
+        "--wait",
+        "--json",
+        stdout=out,
+    )
     result = json.loads(out.getvalue())
     assert result["status"] == "succeeded" and result["provider"] == "gemini"
     [image] = result["images"]
@@ -169,15 +201,31 @@ def test_cli_generate_wait_json_against_the_fake(gemini_env, admin_user, tmp_pat
 def test_cli_reports_a_block(gemini_env, admin_user):
     gemini_env.script(blocked("IMAGE_SAFETY"))
     with pytest.raises(CommandError) as caught:
-        call_command("generate", "x", "--provider", "gemini", "--model", "gemini-3-pro-image-preview",
-                     "--user", "admin", "--wait", "--json", stdout=StringIO())
+        call_command(
+            "generate",
+            "x",
+            "--provider",
+            "gemini",
+            "--model",
+            "gemini-3-pro-image-preview",
+            "--user",
+            "admin",
+            "--wait",
+            "--json",
+            stdout=StringIO(),
+        )
     assert "blocked" in str(caught.value) and "safety filters" in str(caught.value)
 
 
 def test_dispatch_run_directly(gemini_env, user):
     generation = Generation.objects.create(
-        user=user, prompt="p", full_prompt="a banana", provider="gemini", model="gemini-2.5-flash-image",
-        aspect_ratio="3:4", size="1K",
+        user=user,
+        prompt="p",
+        full_prompt="a banana",
+        provider="gemini",
+        model="gemini-2.5-flash-image",
+        aspect_ratio="3:4",
+        size="1K",
     )
     assert dispatch.run(generation.pk) == Generation.Status.SUCCEEDED
     image = generation.images.get()

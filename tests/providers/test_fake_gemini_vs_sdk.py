@@ -24,13 +24,15 @@ def fake():
 
 
 def client(fake, version: str = "v1beta") -> genai.Client:
-    options = types.HttpOptions(base_url=fake.url, api_version=version, timeout=10_000,
-                                retry_options=types.HttpRetryOptions(attempts=1))
+    options = types.HttpOptions(
+        base_url=fake.url, api_version=version, timeout=10_000, retry_options=types.HttpRetryOptions(attempts=1)
+    )
     return genai.Client(api_key=KEY, http_options=options)
 
 
-def generate(fake, model: str = "gemini-3-pro-image-preview", version: str = "v1beta", contents=None,
-             image_config=None):
+def generate(
+    fake, model: str = "gemini-3-pro-image-preview", version: str = "v1beta", contents=None, image_config=None
+):
     config = types.GenerateContentConfig(
         response_modalities=["TEXT", "IMAGE"],
         image_config=image_config or types.ImageConfig(aspect_ratio="16:9", image_size="2K"),
@@ -53,6 +55,7 @@ def test_sdk_reads_a_success_with_thoughts(fake, version):
     assert size_of(final.inline_data.data) == (2752, 1536)
     assert final.thought_signature == base64.b64decode(sent.signature)
     assert parts[2].text == "Here is your image."
+    assert parts[2].thought_signature and parts[2].thought_signature != final.thought_signature
     assert response.candidates[0].finish_reason == types.FinishReason.STOP
     usage = response.usage_metadata
     assert usage.candidates_token_count == 1120 and usage.thoughts_token_count == 217
@@ -83,9 +86,16 @@ def test_sdk_reads_a_prompt_block(fake):
     assert not response.candidates
 
 
-@pytest.mark.parametrize(("reason", "where"), [("IMAGE_SAFETY", "finish"), ("SAFETY", "no_content"),
-                                               ("NO_IMAGE", "finish"), ("IMAGE_OTHER", "finish"),
-                                               ("STOP", "text")])
+@pytest.mark.parametrize(
+    ("reason", "where"),
+    [
+        ("IMAGE_SAFETY", "finish"),
+        ("SAFETY", "no_content"),
+        ("NO_IMAGE", "finish"),
+        ("IMAGE_OTHER", "finish"),
+        ("STOP", "text"),
+    ],
+)
 def test_sdk_reads_blocked_candidates(fake, reason, where):
     fake.script(blocked(reason, where=where))
     response = generate(fake)
@@ -95,9 +105,17 @@ def test_sdk_reads_blocked_candidates(fake, reason, where):
     assert response.usage_metadata.prompt_token_count == 2
 
 
-@pytest.mark.parametrize(("status", "kind"), [(400, errors.ClientError), (403, errors.ClientError),
-                                              (404, errors.ClientError), (429, errors.ClientError),
-                                              (500, errors.ServerError), (503, errors.ServerError)])
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (400, errors.ClientError),
+        (403, errors.ClientError),
+        (404, errors.ClientError),
+        (429, errors.ClientError),
+        (500, errors.ServerError),
+        (503, errors.ServerError),
+    ],
+)
 def test_sdk_reads_error_bodies(fake, status, kind):
     fake.script(error(status, retry_delay="45.837906927s" if status == 429 else None))
     with pytest.raises(kind) as caught:

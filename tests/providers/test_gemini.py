@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import socket
 
+import httpx
 import pytest
 
-from generator.providers import gemini
+from generator.providers import gemini, http
 from generator.providers.base import (
     AuthError,
     BlockedError,
@@ -16,7 +17,8 @@ from generator.providers.base import (
     RateLimitedError,
     RetryableError,
 )
-from tests.fakes.gemini import blocked, error, garbage, hang, ok, truncated
+from tests.fakes.base import Reply
+from tests.fakes.gemini import blocked, error, garbage, google_error, hang, ok, raw, truncated
 
 from .helpers import KEY, config_for, make_request, reference, size_of
 
@@ -38,9 +40,12 @@ def test_success_keeps_the_final_image_text_signature_and_usage(fake_gemini):
     assert result.text == "Here is your image."  # thought text is not the reply
     assert result.finish_reason == "STOP"
     assert result.usage == {
-        "promptTokenCount": 5, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 5}],
-        "candidatesTokenCount": 1120, "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1120}],
-        "thoughtsTokenCount": 217, "totalTokenCount": 1342,
+        "promptTokenCount": 5,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 5}],
+        "candidatesTokenCount": 1120,
+        "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1120}],
+        "thoughtsTokenCount": 217,
+        "totalTokenCount": 1342,
     }
     assert result.model_version == "gemini-3-pro-image-preview"
     assert result.response_id.startswith("fake-")
@@ -70,11 +75,23 @@ def test_flash_25_gets_no_image_size(fake_gemini):
     assert result.usage["candidatesTokensDetails"] == [{"modality": "IMAGE", "tokenCount": 1290}]
 
 
-@pytest.mark.parametrize(("size", "ratio", "pixels"), [("512", "16:9", (688, 384)), ("4K", "1:8", (1536, 12288)),
-                                                       ("1K", "4:1", (2048, 512))])
+@pytest.mark.parametrize(
+    ("size", "ratio", "pixels"), [("512", "16:9", (688, 384)), ("4K", "1:8", (1536, 12288)), ("1K", "4:1", (2048, 512))]
+)
 def test_flash_31_sizes(fake_gemini, size, ratio, pixels):
     result = call(fake_gemini, make_request(model="gemini-3.1-flash-image-preview", size=size, aspect_ratio=ratio))
     assert size_of(result.images[0].data) == pixels
+
+
+def test_each_image_keeps_its_own_thought_signature(fake_gemini):
+    # gemini-3.1 Flash rejects an edit turn whose image lacks its own signature: two images
+    # in one reply must each keep theirs, not the text part's nor each other's.
+    fake_gemini.script(ok(images=2))
+    result = call(fake_gemini, make_request(model="gemini-3.1-flash-image-preview", size="1K", aspect_ratio="1:1"))
+    sent = fake_gemini.last
+    assert [img.data for img in result.images] == sent.images
+    assert [img.thought_signature for img in result.images] == sent.signatures
+    assert len(set(sent.signatures)) == 2 and "" not in sent.signatures
 
 
 def test_bearer_auth_style(fake_gemini):
@@ -241,3 +258,52 @@ def test_connection_refused_is_retryable():
     with pytest.raises(RetryableError) as caught:
         gemini.generate(config, make_request(), KEY)
     assert "reachable" in caught.value.hint
+
+
+@pytest.mark.parametrize(("status", "kind"), [(503, RetryableError), (400, PermanentError)])
+def test_error_body_inside_a_200_is_a_typed_error_not_a_block(fake_gemini, status, kind):
+    # Native-protocol relays pass an upstream error on with HTTP 200.
+    fake_gemini.script(raw(Reply(200, google_error(status, "upstream said no"))))
+    with pytest.raises(kind) as caught:
+        call(fake_gemini)
+    assert type(caught.value) is kind and caught.value.status == status
+    assert "upstream said no" in str(caught.value)
+
+
+def test_reply_larger_than_the_cap_is_refused(fake_gemini, monkeypatch):
+    monkeypatch.setattr(http, "RESPONSE_MAX_BYTES", 10_000)
+    with pytest.raises(PermanentError) as caught:
+        call(fake_gemini)
+    assert "larger than" in str(caught.value)
+
+
+def test_reply_without_length_stops_reading_at_the_cap(monkeypatch):
+    monkeypatch.setattr(http, "RESPONSE_MAX_BYTES", 10_000)
+    served = []
+
+    def body():
+        for _ in range(100):
+            served.append(1)
+            yield b"x" * 4096
+
+    config = config_for(type("F", (), {"url": "http://127.0.0.1:9"})(), "gemini")
+    response = httpx.Response(200, content=body())  # chunked: no Content-Length to go by
+    with pytest.raises(PermanentError, match="larger than"):
+        http._buffered(http.Call(config=config), response)
+    assert len(served) <= 3
+
+
+@pytest.mark.parametrize(
+    ("body", "name"),
+    [
+        ({"imageConfig": {"aspectRatio": "1:1"}}, "imageConfig"),  # outside generationConfig
+        ({"generationConfig": {"imageConfig": {"aspect_ration": "1:1"}}}, "aspect_ration"),
+        ({"generationConfig": {"image_size": "2K"}}, "image_size"),  # belongs in imageConfig
+    ],
+)
+def test_fake_refuses_unknown_fields_like_the_real_api(fake_gemini, body, name):
+    payload = {"contents": [{"role": "user", "parts": [{"text": "x"}]}], **body}
+    url = f"{fake_gemini.url}/v1beta/models/gemini-3-pro-image-preview:generateContent"
+    response = httpx.post(url, json=payload, headers={"x-goog-api-key": KEY})
+    assert response.status_code == 400
+    assert f'Unknown name "{name}"' in response.json()["error"]["message"]

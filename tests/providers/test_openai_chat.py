@@ -86,3 +86,19 @@ def test_transient_failures_are_retryable(fake_chat, behaviour):
     fake_chat.script(behaviour)
     with pytest.raises(RetryableError):
         call(fake_chat, timeout=0.3)
+
+
+@pytest.mark.parametrize(
+    ("finish", "native", "reason"),
+    [
+        ("content_filter", "IMAGE_SAFETY", "IMAGE_SAFETY"),
+        ("stop", "IMAGE_PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT"),
+        ("stop", "STOP", "NO_IMAGE"),
+        ("content_filter", "SAFETY", "SAFETY"),
+    ],
+)
+def test_native_finish_reason_names_the_block(fake_chat, finish, native, reason):
+    fake_chat.script(blocked(finish, native=native))
+    with pytest.raises(BlockedError) as caught:
+        call(fake_chat)
+    assert caught.value.reason == reason

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
+from generator.providers import http as openai_images_http
 from generator.providers import openai_images
 from generator.providers.base import (
     AuthError,
@@ -13,9 +19,10 @@ from generator.providers.base import (
     RateLimitedError,
     RetryableError,
 )
-from tests.fakes.openai_images import blocked, empty, error, hang, ok, truncated, url
+from tests.fakes.base import Reply
+from tests.fakes.openai_images import blocked, empty, error, hang, ok, raw, truncated, url
 
-from .helpers import KEY, config_for, make_request, reference, size_of
+from .helpers import KEY, config_for, make_request, png, reference, size_of
 
 
 def call(fake, request=None, key=KEY, **config):
@@ -27,8 +34,13 @@ def test_generations_with_wxh_size_and_b64(fake_images):
     sent = fake_images.last
     assert sent.path == "/v1/images/generations"
     assert sent.headers["authorization"] == f"Bearer {KEY}"
-    assert sent.body == {"model": "gemini-3-pro-image-preview", "prompt": "a banana on the moon", "n": 1,
-                         "size": "2752x1536", "response_format": "b64_json"}
+    assert sent.body == {
+        "model": "gemini-3-pro-image-preview",
+        "prompt": "a banana on the moon",
+        "n": 1,
+        "size": "2752x1536",
+        "response_format": "b64_json",
+    }
     assert [img.data for img in result.images] == sent.images
     assert size_of(result.images[0].data) == (2752, 1536)
     assert result.usage["output_tokens"] == 1290
@@ -177,3 +189,72 @@ def test_transient_failures_are_retryable(fake_images, behaviour):
     fake_images.script(behaviour)
     with pytest.raises(RetryableError):
         call(fake_images, timeout=0.3)
+
+
+def test_error_inside_a_200_body(fake_images):
+    fake_images.script(raw(Reply(200, {"error": {"code": 503, "message": "upstream overloaded"}})))
+    with pytest.raises(RetryableError) as caught:
+        call(fake_images)
+    assert "upstream overloaded" in str(caught.value)
+
+
+def test_unusable_base_url_is_permanent(fake_images):
+    with pytest.raises(PermanentError) as caught:
+        call(fake_images, base_url="ftp://relay.example")
+    assert "base URL" in caught.value.hint
+
+
+def test_download_checks_the_address_actually_connected_to(fake_images, monkeypatch):
+    # DNS rebinding: the name resolved to a public address when checked, then to
+    # loopback when httpx connected. The connected peer is checked again.
+    monkeypatch.setattr(openai_images_http, "check_download_url", lambda config, url: None)
+    fake_images.script(url())
+    with pytest.raises(PermanentError) as caught:
+        call(fake_images)
+    assert "private or loopback" in str(caught.value)
+
+
+def test_download_timeout_bounds_a_trickling_server(fake_images):
+    # Each read arrives within the timeout, the whole download does not.
+    class Trickle(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", "40")
+            self.end_headers()
+            for _ in range(40):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.05)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    link = f"http://127.0.0.1:{server.server_address[1]}/slow.png"
+    fake_images.script(raw(Reply(200, {"created": 1, "data": [{"url": link}]})))
+    started = time.monotonic()
+    try:
+        with pytest.raises(RetryableError, match="timed out"):
+            call(fake_images, local=True, download_timeout=0.5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert time.monotonic() - started < 1.8
+
+
+def test_data_url_under_url_is_decoded_not_downloaded(fake_images):
+    image = png(40, 30)
+    link = "data:image/png;base64," + base64.b64encode(image).decode()
+    fake_images.script(raw(Reply(200, {"created": 1, "data": [{"url": link}]})))
+    result = call(fake_images)
+    assert result.images[0].data == image and result.images[0].mime_type == "image/png"
+
+
+def test_a_link_to_something_that_is_not_an_image_fails_clearly(fake_images):
+    link = fake_images.add_file(b"<html>This link has expired</html>", "text/html")
+    fake_images.script(raw(Reply(200, {"created": 1, "data": [{"url": link}]})))
+    with pytest.raises(PermanentError, match="not an image"):
+        call(fake_images, local=True)

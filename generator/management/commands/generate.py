@@ -21,6 +21,7 @@ from generator import dispatch, generations
 from generator.forms import GenerationForm
 from generator.models import Generation, ModelCapability
 from generator.providers.registry import default_provider
+from spend.budgets import BudgetExceeded
 
 
 def generation_json(generation: Generation) -> dict:
@@ -75,7 +76,10 @@ class Command(BaseCommand):
                 label = "" if field == "__all__" else f"--{field.replace('_', '-')}: "
                 problems.extend(f"{label}{e}" for e in errors)
             raise CommandError("; ".join(problems))
-        generation = generations.submit(user, form.cleaned_data)
+        try:
+            generation = generations.submit(user, form.cleaned_data)
+        except BudgetExceeded as exc:
+            raise CommandError(exc.message) from exc
         if opts["wait"]:
             generation = self.wait(generation, opts["timeout"])
         self.report(generation, opts["json"])

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from generator import batches, dispatch
 from generator.models import Generation, ModelCapability
 from generator.providers.registry import default_provider
+from spend.budgets import BudgetExceeded
 
 from .generate import generation_json
 
@@ -69,7 +70,10 @@ class Command(BaseCommand):
             raise CommandError("nothing was queued:\n  " + "\n  ".join(exc.errors)) from None
         except UnicodeDecodeError:
             raise CommandError(f"{path} is not UTF-8 text; nothing was queued.") from None
-        batch = batches.create(user, cleaned, opts["name"] or path.name)
+        try:
+            batch = batches.create(user, cleaned, opts["name"] or path.name)
+        except BudgetExceeded as exc:
+            raise CommandError(f"The batch does not fit the budget; nothing was queued. {exc.message}") from None
         if opts["wait"]:
             self.wait(batch, opts["timeout"])
         generations = list(batch.generations.order_by("id"))

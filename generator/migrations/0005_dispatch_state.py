@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generator', '0002_seed_defaults'),
+        ('generator', '0004_gallery_indexes'),
     ]
 
     operations = [

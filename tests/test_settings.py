@@ -1,0 +1,54 @@
+"""Scaling out is settings alone: PostgreSQL, Redis and S3 are chosen by env variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROBE = """
+import json, django
+django.setup()
+from django.conf import settings
+from django.core.files.storage import storages
+from huey.contrib.djhuey import HUEY
+print(json.dumps({
+    "db": settings.DATABASES["default"]["ENGINE"],
+    "huey": type(HUEY).__name__,
+    "storage": type(storages["default"]).__name__,
+}))
+"""
+
+
+def probe(tmp_path: Path, **env: str) -> dict:
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "AWS_STORAGE_BUCKET_NAME"}}
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env={**clean, "DJANGO_SETTINGS_MODULE": "nanobanana_site.settings", "DATA_DIR": str(tmp_path), **env},
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_defaults_are_embedded(tmp_path):
+    assert probe(tmp_path) == {
+        "db": "django.db.backends.sqlite3",
+        "huey": "SqliteHuey",
+        "storage": "FileSystemStorage",
+    }
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_postgres_redis_and_s3_by_environment(tmp_path):
+    assert probe(
+        tmp_path,
+        DATABASE_URL="postgres://someone@db.internal:5432/studio",
+        REDIS_URL="redis://127.0.0.1:6379/3",
+        AWS_STORAGE_BUCKET_NAME="studio-images",
+        AWS_S3_REGION_NAME="eu-west-1",
+    ) == {"db": "django.db.backends.postgresql", "huey": "RedisHuey", "storage": "S3Storage"}
