@@ -81,20 +81,3 @@ def make_generation(db, user):
 @pytest.fixture
 def pro_model(db) -> ModelCapability:
     return ModelCapability.objects.get(model_id="gemini-3-pro-image-preview")
-
-
-@pytest.fixture(autouse=True)
-def _seeded_after_flush(request):
-    """Transactional tests (and live_server) flush the tables, seeded rows included:
-    put the default capabilities, presets and prices back for the tests that follow."""
-    marker = request.node.get_closest_marker("django_db")
-    if not (marker and marker.kwargs.get("transaction")) and "live_server" not in request.fixturenames:
-        yield
-        return
-    from generator.seed import seed_defaults
-    from spend.seed import seed_prices
-
-    request.getfixturevalue("transactional_db")
-    seed_defaults()
-    seed_prices()
-    yield

@@ -54,7 +54,7 @@ def test_a_short_wait_is_reserved_and_slept_instead(backend, settings):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_workers_share_one_concurrency_cap(backend):
     cap = [Limit("gemini", concurrency=3)]
     held: list[str] = []
@@ -92,7 +92,7 @@ def test_two_workers_share_one_concurrency_cap(backend):
     assert limits.acquire(cap, "x4", 60).ok
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_full_cap_is_awaited_briefly_in_the_worker(settings):
     settings.LIMITS_BACKEND = "database"
     settings.LIMIT_SLOT_WAIT_SECONDS = 1.0
@@ -121,7 +121,7 @@ def test_an_expired_slot_is_free_again(settings):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_jobs_held_by_the_cap_wait_without_spending_attempts(fake, gemini, monkeypatch, settings):
     """Two worker threads, a cap of 2 and 6 jobs: never more than 2 calls at the fake at once."""
     monkeypatch.setenv("GEMINI_CONCURRENCY", "2")
