@@ -45,6 +45,11 @@ def check(name: str, now: datetime | None = None) -> Verdict:
     return Verdict(False, wait=settings.BREAKER_COOLDOWN_SECONDS, failures=row.consecutive_failures)
 
 
+def is_open(name: str, now: datetime | None = None) -> bool:
+    """Open right now (a probe in flight counts as open); unlike check(), takes no probe."""
+    return Breaker.objects.filter(scope=name, open_until__gt=now or timezone.now()).exists()
+
+
 def record_success(name: str) -> None:
     if Breaker.objects.filter(scope=name).exclude(consecutive_failures=0, open_until=None).exists():
         Breaker.objects.filter(scope=name).update(consecutive_failures=0, open_until=None, probing=False)

@@ -75,8 +75,7 @@ def unfit_reason(generation: Generation, candidate: Route) -> str:
         return f"{candidate.model} takes at most {capability.max_reference_images} reference images"
     if not cost_fits(generation, candidate):
         return "its price does not fit the budget"
-    # Last: when the breaker has cooled down, this check takes its one probe.
-    if not breakers.check(candidate.scope).allowed:
+    if breakers.is_open(candidate.scope):
         return "its circuit breaker is open"
     return ""
 

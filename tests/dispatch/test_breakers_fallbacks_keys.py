@@ -163,3 +163,14 @@ def test_every_key_refused_fails_with_the_fix(fake, gemini, monkeypatch):
     assert SetAsideKey.objects.count() == 2
     message = generation.error_message
     assert "key #1" in message and "key #2" in message and "nope" not in message
+
+
+def test_choosing_a_fallback_does_not_use_up_its_probe(fake, gemini, settings):
+    settings.GENERATION_MAX_ATTEMPTS = 1
+    settings.FALLBACKS = {"gemini-3-pro-image-preview": ["demo:gemini-3-pro-image-preview"]}
+    demo = "demo:gemini-3-pro-image-preview"
+    Breaker.objects.create(scope=demo, consecutive_failures=9, open_until=timezone.now() - timedelta(seconds=1))
+    fake.script(error(503))
+    generation = _run_until_settled(gemini())
+    assert generation.status == "succeeded" and generation.used_provider == "demo"
+    assert Breaker.objects.get(scope=demo).state == "closed"
