@@ -4,8 +4,10 @@
     .venv/bin/python -m bench.throughput --rpm 600             # the same under 600 requests/minute
     .venv/bin/python -m bench.throughput --workers 8 --consumers 2
 
-Wall time runs from the first enqueue to the last generation stored (image, thumbnail
-and charge committed); ideal = ceil(N / cap) x L, or N / RPM minutes when that is longer.
+Wall time runs to the last generation stored (image, thumbnail and charge committed),
+printed from the moment the batch's doorbells are rung (its transaction committed) and
+from the moment it was submitted; ideal = ceil(N / cap) x L, or N / RPM minutes when
+that is longer.
 """
 
 from __future__ import annotations
@@ -55,8 +57,9 @@ def main() -> None:
         f"db {'postgres' if args.database_url else 'sqlite'}"
     )
     print(f"  all finished: {done}; statuses {report['statuses']}")
-    print(f"  enqueue of all jobs took {enqueued:.2f} s")
-    print(f"  wall {wall:.2f} s / ideal {ideal:.2f} s = {wall / ideal:.3f}")
+    print(f"  queueing the batch (one transaction, doorbells rung on commit) took {enqueued:.2f} s")
+    print(f"  from the doorbells: wall {wall - enqueued:.2f} s / ideal {ideal:.2f} s = {(wall - enqueued) / ideal:.3f}")
+    print(f"  from submitting:    wall {wall:.2f} s / ideal {ideal:.2f} s = {wall / ideal:.3f}")
     from generator.models import Generation
 
     lat = sorted(Generation.objects.filter(pk__in=ids).values_list("latency_ms", flat=True))
