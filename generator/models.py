@@ -237,11 +237,18 @@ class Image(models.Model):
     ratio_mismatch = models.BooleanField(default=False)
     tags = models.ManyToManyField(Tag, blank=True, related_name="images")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The generation's actual_cost, copied by database triggers (migration 0005) so the
+    # gallery's cost sort (cost, image id) is one index on this table.
+    generation_cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["generation", "index"], name="image_generation_index_unique"),
+        ]
+        indexes = [
+            # Created NULLS LAST on PostgreSQL by the migration, to match the ORDER BY.
+            models.Index(fields=["-generation_cost", "-id"], name="image_gallery_cost"),
         ]
 
     def __str__(self) -> str:

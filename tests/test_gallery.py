@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -155,16 +157,34 @@ def test_filters_combine_and_bad_input_is_a_clear_400(alice_client, user, other_
         assert response.status_code == 400 and message in response.content.decode(), params
 
 
-def test_keyset_pages_cover_everything_once_and_queries_stay_constant(client, user, monkeypatch):
+@pytest.mark.parametrize(
+    ("params", "order"),
+    [
+        ({}, ["-generation__created_at", "-pk"]),
+        ({"sort": "oldest"}, ["generation__created_at", "pk"]),
+        ({"sort": "cost"}, [F("generation__actual_cost").desc(nulls_last=True), "-pk"]),
+        ({"favourites": "on"}, ["-generation__created_at", "-pk"]),
+        ({"favourites": "on", "sort": "cost"}, [F("generation__actual_cost").desc(nulls_last=True), "-pk"]),
+    ],
+)
+def test_keyset_pages_cover_everything_once_and_queries_stay_constant(client, user, monkeypatch, params, order):
     seed(70, users=3)
-    client.force_login(user)
-    expected = list(
-        gallery.visible_images(user).order_by("-generation__created_at", "-pk").values_list("pk", flat=True)
+    # Ties and NULLs in the cost sort; the trigger copies them to Image.generation_cost.
+    Generation.objects.filter(pk__in=Generation.objects.order_by("pk").values("pk")[:5]).update(actual_cost=None)
+    Generation.objects.filter(pk__in=Generation.objects.order_by("-pk").values("pk")[:9]).update(actual_cost="0.5")
+    Favourite.objects.bulk_create(
+        [Favourite(user=user, image=image) for image in Image.objects.order_by("?")[:40]], ignore_conflicts=True
     )
+    client.force_login(user)
+    visible = gallery.visible_images(user)
+    if params.get("favourites"):
+        visible = visible.filter(favourites__user=user)
+    expected = list(visible.order_by(*order).values_list("pk", flat=True))
+    assert len(expected) > 20
     counts = {}
     for size in (5, 20):
         monkeypatch.setattr(gallery, "PAGE_SIZE", size)
-        seen, url, depth = [], GALLERY, 0
+        seen, url, depth = [], f"{GALLERY}?{urlencode(params)}", 0
         while url:
             with CaptureQueriesContext(connection) as queries:
                 response = client.get(url, headers={"HX-Request": "true"} if depth else {})
@@ -181,6 +201,19 @@ def test_keyset_pages_cover_everything_once_and_queries_stay_constant(client, us
     with CaptureQueriesContext(connection) as queries:
         client.get(GALLERY, {"q": "lighthouse", "favourites": "on", "sort": "cost"})
     assert len(queries) <= 10
+
+
+def test_image_generation_cost_follows_the_generation(make_generation):
+    generation = make_generation()
+    Generation.objects.filter(pk=generation.pk).update(actual_cost="0.25")
+    image = generation.images.get()
+    image.refresh_from_db()
+    assert str(image.generation_cost) == "0.250000"
+    added = Image.objects.create(generation=generation, index=1, width=1, height=1, mime_type="image/png")
+    added.refresh_from_db()
+    assert str(added.generation_cost) == "0.250000"
+    Generation.objects.filter(pk=generation.pk).update(actual_cost=None)
+    assert list(Image.objects.filter(generation=generation).values_list("generation_cost", flat=True)) == [None, None]
 
 
 def test_plain_next_page_link_works_without_htmx(alice_client, make_generation, monkeypatch):
