@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('generator', '0004_gallery_indexes'),
+        ('generator', '0005_gallery_perf_image_cost'),
     ]
 
     operations = [
