@@ -172,3 +172,13 @@ def test_jobs_held_by_the_cap_wait_without_spending_attempts(fake, gemini, monke
     assert [g.attempts for g in rows] == [1] * 6, "waiting for a slot spends no attempt"
     assert len(fake.requests) == 6
     assert not ConcurrencySlot.objects.exclude(holder="").exists(), "every slot was given back"
+
+
+@pytest.mark.django_db
+def test_limit_state_is_visible_in_the_admin(admin_client, settings):
+    settings.LIMITS_BACKEND = "database"
+    permit = limits.acquire([Limit("gemini", rpm=60, concurrency=2)], "worker-a", 60)
+    assert permit.ok
+    slots = admin_client.get("/admin/generator/concurrencyslot/").content.decode()
+    assert "worker-a" in slots and "gemini" in slots
+    assert "gemini" in admin_client.get("/admin/generator/ratestate/").content.decode()
