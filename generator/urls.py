@@ -7,6 +7,7 @@ app_name = "generator"
 urlpatterns = [
     path("", views.compose, name="compose"),
     path("quote/", views.quote, name="quote"),
+    path("generations/", views.history, name="history"),
     path("generations/<int:pk>/", views.generation_detail, name="generation"),
     path("generations/<int:pk>/cancel/", views.generation_cancel, name="generation_cancel"),
     path("batches/", views.batch_list, name="batches"),

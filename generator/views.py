@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -119,6 +120,28 @@ def generation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "images": generation.images.all(),
             "references": generation.references.select_related("source_image"),
         },
+    )
+
+
+HISTORY_PAGE_SIZE = 50
+
+
+@require_GET
+def history(request: HttpRequest) -> HttpResponse:
+    """Every generation of the user's (all of the team's for staff with ?who=all),
+    whatever its outcome: the place to find failed, blocked and queued jobs."""
+    status = request.GET.get("status", "")
+    rows = visible_generations(request.user).select_related("user").prefetch_related("images")
+    who_all = request.user.is_staff and request.GET.get("who") == "all"
+    if not who_all:
+        rows = rows.filter(user=request.user)
+    if status in Generation.Status.values:
+        rows = rows.filter(status=status)
+    page = Paginator(rows.order_by("-created_at", "-id"), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "generator/history.html",
+        {"page": page, "status": status, "statuses": Generation.Status.choices, "who_all": who_all},
     )
 
 

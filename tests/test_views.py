@@ -188,3 +188,37 @@ def test_quote_asks_for_a_fix_when_the_request_is_impossible(alice_client):
         },
     )
     assert "Fix the form to see the price" in response.content.decode()
+
+
+def test_history_lists_every_outcome_of_mine_only(alice_client, make_generation, other_user):
+    done = make_generation(prompt="a finished lighthouse")
+    failed = make_generation(run=False, prompt="a refused lighthouse")
+    Generation.objects.filter(pk=failed.pk).update(status="failed", error_message="Gemini rejected the key (403)")
+    make_generation(owner=other_user, prompt="bob's secret boat")
+    page = alice_client.get(reverse("generator:history")).content.decode()
+    assert "a finished lighthouse" in page and "a refused lighthouse" in page
+    assert "Gemini rejected the key (403)" in page
+    assert "bob&#x27;s secret boat" not in page and "secret boat" not in page
+    assert reverse("generator:image_file", args=[done.images.get().pk, "thumb"]) in page
+    only_failed = alice_client.get(reverse("generator:history"), {"status": "failed"}).content.decode()
+    assert "a refused lighthouse" in only_failed and "a finished lighthouse" not in only_failed
+    assert alice_client.get(reverse("generator:history"), {"status": "nonsense", "page": "x"}).status_code == 200
+
+
+def test_history_of_everyone_is_for_staff(client, admin_user, user, make_generation):
+    make_generation(prompt="alice's private idea", visibility="private")
+    client.force_login(user)
+    as_member = client.get(reverse("generator:history"), {"who": "all"}).content.decode()
+    assert "My generations" in as_member and "<th>User</th>" not in as_member
+    client.force_login(admin_user)
+    mine = client.get(reverse("generator:history")).content.decode()
+    assert "private idea" not in mine
+    everyone = client.get(reverse("generator:history"), {"who": "all"}).content.decode()
+    assert "private idea" in everyone and "<th>User</th>" in everyone
+
+
+def test_history_query_count_is_constant(alice_client, make_generation, django_assert_max_num_queries):
+    for i in range(6):
+        make_generation(prompt=f"p{i}")
+    with django_assert_max_num_queries(8):
+        assert alice_client.get(reverse("generator:history")).status_code == 200
