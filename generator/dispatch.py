@@ -257,14 +257,12 @@ def _route_attempts(generation: Generation, route: Route) -> int:
 
 def _retry_or_fail(generation, me, route: Route, exc: RetryableError, started: float) -> str | None:
     if Generation.objects.filter(pk=generation.pk, cancel_requested=True).exists():
-        exc.message = f"Canceled: the last call failed ({exc.message}) and no retry was made"
-        exc.hint = ""
-        return outcomes.end(generation, me, route, Status.CANCELED, exc, started)
+        return _canceled_instead(generation, me, route, exc, started)
     tries = _route_attempts(generation, route)
     if tries >= settings.GENERATION_MAX_ATTEMPTS:
         fallback, skipped = fallbacks.next_route(generation, route)
         if fallback is not None:
-            return _switch(generation, me, route, fallback, f"gave up after {tries} attempts: {exc}")
+            return _switch(generation, me, route, fallback, f"gave up after {tries} attempts: {exc}", exc, started)
         exc.message = f"{exc.message} (gave up after {tries} attempts on {route})"
         if skipped:
             exc.hint = "no fallback could take it: " + "; ".join(skipped)
@@ -276,46 +274,68 @@ def _retry_or_fail(generation, me, route: Route, exc: RetryableError, started: f
         route,
         wait,
         exc,
+        started,
         outcome="retry",
         retry_after=exc.retry_after,
     )
 
 
-def _requeue(generation, me, route: Route, wait: float, exc: ProviderError, **fields) -> str | None:
+def _canceled_instead(generation, me, route: Route, exc: ProviderError, started: float) -> str | None:
+    """A cancel was requested while the call was out: end the job instead of trying again.
+    None if this worker no longer owns the job (the run that does decides)."""
+    if not outcomes.owned(generation, me).filter(cancel_requested=True).exists():
+        return None
+    exc.message = f"Canceled: the last call failed ({exc.message}) and no retry was made"
+    exc.hint = ""
+    return outcomes.end(generation, me, route, Status.CANCELED, exc, started)
+
+
+def _requeue(generation, me, route: Route, wait: float, exc: ProviderError, started: float, **fields) -> str | None:
     due = timezone.now() + timedelta(seconds=wait)
-    updated = outcomes.owned(generation, me).update(
-        status=Status.QUEUED,
-        next_attempt_at=due,
-        lease_until=None,
-        worker="",
-        error_code=exc.code,
-        error_message=str(exc),
-        attempt_log=outcomes.log_entry(
-            generation, route, error=str(exc), status=exc.status, wait=round(wait, 3), **fields
-        ),
+    # cancel_requested=False in the guard: a cancel that lands during the call wins
+    # even after the check in _retry_or_fail, so a flagged job is never re-queued
+    # (where nothing would ever run it or release its reservation).
+    updated = (
+        outcomes.owned(generation, me)
+        .filter(cancel_requested=False)
+        .update(
+            status=Status.QUEUED,
+            next_attempt_at=due,
+            lease_until=None,
+            worker="",
+            error_code=exc.code,
+            error_message=str(exc),
+            attempt_log=outcomes.log_entry(
+                generation, route, error=str(exc), status=exc.status, wait=round(wait, 3), **fields
+            ),
+        )
     )
     if updated:
         enqueue(generation.pk, run_after=due if wait > 0 else None)
         return Status.QUEUED
-    return None
+    return _canceled_instead(generation, me, route, exc, started)
 
 
-def _switch(generation, me, route: Route, fallback: Route, why: str) -> str | None:
-    updated = outcomes.owned(generation, me).update(
-        status=Status.QUEUED,
-        next_attempt_at=timezone.now(),
-        lease_until=None,
-        worker="",
-        used_provider=fallback.provider_name,
-        used_model=fallback.model,
-        error_code="fallback",
-        error_message=f"{route} {why}; falling back to {fallback}.",
-        attempt_log=outcomes.log_entry(generation, route, outcome="fallback", error=f"{why}; using {fallback}"),
+def _switch(generation, me, route: Route, fallback: Route, why: str, exc: ProviderError, started: float) -> str | None:
+    updated = (
+        outcomes.owned(generation, me)
+        .filter(cancel_requested=False)
+        .update(
+            status=Status.QUEUED,
+            next_attempt_at=timezone.now(),
+            lease_until=None,
+            worker="",
+            used_provider=fallback.provider_name,
+            used_model=fallback.model,
+            error_code="fallback",
+            error_message=f"{route} {why}; falling back to {fallback}.",
+            attempt_log=outcomes.log_entry(generation, route, outcome="fallback", error=f"{why}; using {fallback}"),
+        )
     )
     if updated:
         enqueue(generation.pk)
         return Status.QUEUED
-    return None
+    return _canceled_instead(generation, me, route, exc, started)
 
 
 def _key_refused(generation, me, route: Route, key: keys.KeyChoice | None, exc: AuthError, started) -> str | None:
@@ -324,11 +344,11 @@ def _key_refused(generation, me, route: Route, key: keys.KeyChoice | None, exc: 
         keys.set_aside(provider, key, exc.status, exc.message)
         exc.message = f"{exc.message} [{key.label} set aside]"
         if keys.usable(provider):
-            return _requeue(generation, me, route, 0.0, exc, outcome="key refused")
+            return _requeue(generation, me, route, 0.0, exc, started, outcome="key refused")
         exc.message = f"{exc.message}; no key left: " + ", ".join(keys.set_aside_labels(provider))
     fallback, _ = fallbacks.next_route(generation, route)
     if fallback is not None:
-        return _switch(generation, me, route, fallback, f"refused every key: {exc}")
+        return _switch(generation, me, route, fallback, f"refused every key: {exc}", exc, started)
     return outcomes.end(generation, me, route, Status.FAILED, exc, started)
 
 

@@ -23,36 +23,104 @@ Status = Generation.Status
 
 
 def cancel(generation: Generation) -> bool:
-    """Cancel a queued job now; a running one is only flagged (its call finishes)."""
+    """Cancel a queued job now; a running one is only flagged: its call finishes (and is
+    charged), and no retry or fallback follows. True if it was canceled at once."""
     with transaction.atomic():
-        canceled = Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).update(
-            status=Status.CANCELED,
-            cancel_requested=True,
-            finished_at=timezone.now(),
-            error_message="Canceled before it was sent.",
+        # Flag first. A flagged job cannot be claimed, re-queued or switched to a
+        # fallback (those UPDATEs require cancel_requested=False), so it cannot slip
+        # from running back to queued between this statement and the next.
+        Generation.objects.filter(pk=generation.pk, status__in=[Status.QUEUED, Status.RUNNING]).update(
+            cancel_requested=True
         )
-        if canceled:
-            generation.refresh_from_db()
-            budgets.release(generation)
-            return True
-    Generation.objects.filter(pk=generation.pk, status=Status.RUNNING).update(cancel_requested=True)
-    return False
+        canceled = _cancel_queued(generation.pk, "Canceled before it was sent.")
+    if canceled:
+        generation.refresh_from_db()
+    return canceled
+
+
+def _cancel_queued(pk: int, message: str) -> bool:
+    with transaction.atomic():
+        if not Generation.objects.filter(pk=pk, status=Status.QUEUED).update(
+            status=Status.CANCELED, cancel_requested=True, finished_at=timezone.now(), error_message=message
+        ):
+            return False
+        budgets.release(Generation.objects.get(pk=pk))
+    return True
+
+
+def _lease_expiries(generation: Generation) -> int:
+    return sum(1 for e in generation.attempt_log if e.get("outcome") == "lease expired")
+
+
+def _end_dead(gen: Generation, now, status: str, code: str, message: str) -> bool:
+    """End a job whose worker died, releasing its reservation: the outcome of its last
+    call is unknown, so nothing is charged."""
+    entries = log_entry(gen, None, outcome=status, error=message)
+    with transaction.atomic():
+        if not Generation.objects.filter(
+            pk=gen.pk, status=Status.RUNNING, worker=gen.worker, lease_until__lt=now
+        ).update(
+            status=status,
+            worker="",
+            lease_until=None,
+            finished_at=now,
+            error_code=code,
+            error_message=message,
+            attempt_log=entries,
+        ):
+            return False
+        budgets.release(Generation.objects.get(pk=gen.pk))
+    return True
 
 
 def sweep(now=None) -> dict[str, int]:
-    """Re-queue jobs whose worker died (lease expired) and re-ring lost doorbells."""
+    """Re-queue jobs whose worker died (lease expired) and re-ring lost doorbells.
+
+    A dead worker's job is canceled instead if its cancel was requested, and failed
+    if workers have died on it GENERATION_MAX_ATTEMPTS times (a job that crashes
+    its worker must not loop forever); both release the reservation.
+    """
     now = now or timezone.now()
-    requeued = 0
+    requeued = ended = 0
     for gen in Generation.objects.filter(status=Status.RUNNING, lease_until__lt=now).only(
-        "pk", "worker", "attempts", "attempt_log", "provider", "model", "used_provider", "used_model"
-    ):
-        log_entries = log_entry(gen, None, outcome="lease expired", error="worker stopped responding; re-queued")
-        if Generation.objects.filter(pk=gen.pk, status=Status.RUNNING, worker=gen.worker, lease_until__lt=now).update(
-            status=Status.QUEUED, worker="", lease_until=None, next_attempt_at=now, attempt_log=log_entries
-        ):
-            requeued += 1
-            limits.release_holder(gen.worker)
-            enqueue(gen.pk)
+        "pk", "worker", "attempts", "attempt_log", "provider", "model", "used_provider", "used_model",
+        "cancel_requested",
+    ):  # fmt: skip
+        deaths = _lease_expiries(gen) + 1
+        if gen.cancel_requested:
+            if _end_dead(
+                gen,
+                now,
+                Status.CANCELED,
+                "canceled",
+                "Canceled; the worker stopped responding during the call, so no result was kept and nothing was "
+                "charged.",
+            ):
+                ended += 1
+        elif deaths >= settings.GENERATION_MAX_ATTEMPTS:
+            if _end_dead(
+                gen,
+                now,
+                Status.FAILED,
+                "worker_lost",
+                f"The worker stopped responding {deaths} times while making this generation, so it was given up "
+                "— check the worker's log (out of memory?) and resubmit.",
+            ):
+                ended += 1
+        else:
+            log_entries = log_entry(gen, None, outcome="lease expired", error="worker stopped responding; re-queued")
+            if Generation.objects.filter(
+                pk=gen.pk, status=Status.RUNNING, worker=gen.worker, lease_until__lt=now
+            ).update(status=Status.QUEUED, worker="", lease_until=None, next_attempt_at=now, attempt_log=log_entries):
+                requeued += 1
+                enqueue(gen.pk)
+        limits.release_holder(gen.worker)
+    # A queued row whose cancel was flagged can never run: finish the cancel.
+    for pk in Generation.objects.filter(status=Status.QUEUED, cancel_requested=True).values_list("pk", flat=True)[
+        :1000
+    ]:
+        if _cancel_queued(pk, "Canceled."):
+            ended += 1
     # Queued rows that should have started a while ago: the doorbell was lost
     # (broker restart, enqueue after a crash). Ringing again is safe.
     stale = now - timedelta(seconds=settings.SWEEP_STALE_SECONDS)
@@ -64,4 +132,4 @@ def sweep(now=None) -> dict[str, int]:
     ):
         enqueue(pk)
         rung += 1
-    return {"requeued": requeued, "rung": rung}
+    return {"requeued": requeued, "ended": ended, "rung": rung}
