@@ -7,13 +7,19 @@ sweeper (generator/recovery.py).
 from __future__ import annotations
 
 
+def can_defer() -> bool:
+    from .tasks import run_generation
+
+    return run_generation.get_backend().supports_defer
+
+
 def enqueue(generation_id: int, run_after=None) -> None:
     """Ring the doorbell. Harmless to ring twice: only one claim can win."""
     from .tasks import run_generation
 
     task = run_generation
     if run_after is not None:
-        if not task.get_backend().supports_defer:
+        if not can_defer():
             return  # the sweeper rings again once the row is due
         task = task.using(run_after=run_after)
     task.enqueue(generation_id)

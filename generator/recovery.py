@@ -15,7 +15,7 @@ from django.utils import timezone
 from spend import budgets
 
 from . import limits
-from .doorbell import enqueue
+from .doorbell import can_defer, enqueue
 from .models import Generation
 from .outcomes import log_entry
 
@@ -122,12 +122,15 @@ def sweep(now=None) -> dict[str, int]:
         if _cancel_queued(pk, "Canceled."):
             ended += 1
     # Queued rows that should have started a while ago: the doorbell was lost
-    # (broker restart, enqueue after a crash). Ringing again is safe.
+    # (broker restart, enqueue after a crash). Ringing again is safe. A backend that
+    # cannot defer never got a retry's or a held job's doorbell at all (see
+    # doorbell.enqueue): ring those as soon as they are due.
     stale = now - timedelta(seconds=settings.SWEEP_STALE_SECONDS)
+    due_by = stale if can_defer() else now
     rung = 0
     for pk in (
         Generation.objects.filter(status=Status.QUEUED, cancel_requested=False)
-        .filter(Q(next_attempt_at__lte=stale) | Q(next_attempt_at__isnull=True, created_at__lte=stale))
+        .filter(Q(next_attempt_at__lte=due_by) | Q(next_attempt_at__isnull=True, created_at__lte=stale))
         .values_list("pk", flat=True)[:1000]
     ):
         enqueue(pk)

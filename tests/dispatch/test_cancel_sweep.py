@@ -157,3 +157,16 @@ def test_a_job_that_keeps_killing_its_worker_fails_instead_of_looping(fake, gemi
     assert "stopped responding 3 times" in generation.error_message
     assert _net(generation) == 0
     assert dispatch.claim(generation.pk, "worker-x") is None
+
+
+def test_without_deferral_the_sweeper_rings_a_retry_as_soon_as_it_is_due(fake, gemini, settings):
+    # A backend that cannot defer (ImmediateBackend) drops a retry's doorbell: the
+    # sweeper is then the only one to ring, and must not add SWEEP_STALE_SECONDS.
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    fake.script(error(503))
+    generation = gemini()
+    assert dispatch.run(generation.pk) == "queued"
+    Generation.objects.filter(pk=generation.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert dispatch.sweep()["rung"] == 1
+    generation.refresh_from_db()
+    assert generation.status == "succeeded" and generation.attempts == 2
