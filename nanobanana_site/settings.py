@@ -235,6 +235,9 @@ LIMIT_WAIT_SECONDS = float(env("LIMIT_WAIT_SECONDS", "1.0"))
 LIMIT_SLOT_WAIT_SECONDS = float(env("LIMIT_SLOT_WAIT_SECONDS", "2.0"))
 # Circuit breakers (generator/breakers.py): open after this many failures in a row.
 BREAKER_FAILURES = env_int("BREAKER_FAILURES", 8)
+# A key refused with 401/403 is set aside (generator/keys.py) and tried again after
+# this long; 0 keeps it aside until an admin re-enables it.
+KEY_SET_ASIDE_SECONDS = env_int("KEY_SET_ASIDE_SECONDS", 3600)
 BREAKER_COOLDOWN_SECONDS = float(env("BREAKER_COOLDOWN_SECONDS", "30"))
 # Fallback chains (generator/fallbacks.py): model id -> ["provider:model", ...], e.g.
 # {"gemini-3-pro-image-preview": ["gemini:gemini-3.1-flash-image-preview", "relay:gemini-3-pro-image-preview"]}.
