@@ -198,6 +198,11 @@ HUEY["consumer"] = {
     "worker_type": "thread",
     "periodic": True,
     "check_worker_health": True,
+    # An idle SqliteHuey consumer polls; huey's default backs off to 10 s between
+    # polls, which a user feels as a 10 s pause before the first job after a quiet
+    # spell starts. Polling at most every second costs nothing. (RedisHuey blocks.)
+    "initial_delay": 0.1,
+    "max_delay": float(env("WORKER_MAX_POLL_SECONDS", "1.0")),
 }
 
 TASKS = {
