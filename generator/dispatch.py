@@ -191,9 +191,15 @@ def _pick_route(generation: Generation) -> Route | None:
 def _hold(generation: Generation, wait: float, reason: str) -> None:
     """Reschedule a job a limit or breaker held back. Not an attempt: nothing was sent."""
     due = timezone.now() + timedelta(seconds=wait)
-    if Generation.objects.filter(pk=generation.pk, status=Status.QUEUED, cancel_requested=False).update(
-        next_attempt_at=due, error_code="waiting", error_message=reason
-    ):
+    # Guarded on the row as we read it: if another worker ran and re-queued the job
+    # meanwhile (say for a 429's retryDelay), its schedule stands.
+    if Generation.objects.filter(
+        pk=generation.pk,
+        status=Status.QUEUED,
+        cancel_requested=False,
+        attempts=generation.attempts,
+        next_attempt_at=generation.next_attempt_at,
+    ).update(next_attempt_at=due, error_code="waiting", error_message=reason):
         enqueue(generation.pk, run_after=due)
 
 
