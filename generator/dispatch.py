@@ -9,11 +9,16 @@ Before the claim a job picks its route (the requested provider/model, or a fallb
 when the breaker is open: generator/fallbacks.py) and takes its limit permits
 (generator/limits.py). A job held back by a breaker or a limit is rescheduled without
 being claimed, so `attempts` counts only calls actually sent.
+
+This module claims, calls and decides what happens next (retry, fallback, give up);
+generator/outcomes.py stores what an attempt came to and settles its money;
+generator/recovery.py cancels and sweeps; generator/doorbell.py rings the queue.
+`run`, `claim`, `enqueue`, `cancel`, `sweep`, `run_due` and `call_provider` are all
+importable from here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import random
@@ -25,17 +30,14 @@ from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from spend import budgets, pricing
-
-from . import breakers, fallbacks, keys, limits
-from . import images as image_files
+from . import breakers, fallbacks, keys, limits, outcomes
+from .doorbell import enqueue
 from .fallbacks import Route
-from .models import Generation, Image
+from .models import Generation
 from .providers.base import (
     AuthError,
     BlockedError,
@@ -45,6 +47,9 @@ from .providers.base import (
     ReferenceInput,
     RetryableError,
 )
+from .recovery import cancel, sweep
+
+__all__ = ["call_provider", "cancel", "claim", "enqueue", "run", "run_due", "sweep"]
 from .providers.registry import ProviderConfig, protocol_module
 
 log = logging.getLogger(__name__)
@@ -56,18 +61,6 @@ BACKOFF_CAP_SECONDS = 120.0
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
-
-
-def enqueue(generation_id: int, run_after=None) -> None:
-    """Ring the doorbell. Harmless to ring twice: only one claim can win."""
-    from .tasks import run_generation
-
-    task = run_generation
-    if run_after is not None:
-        if not task.get_backend().supports_defer:
-            return  # the sweeper rings again once the row is due
-        task = task.using(run_after=run_after)
-    task.enqueue(generation_id)
 
 
 def claim(generation_id: int, me: str) -> Generation | None:
@@ -86,11 +79,6 @@ def claim(generation_id: int, me: str) -> Generation | None:
     if not claimed:
         return None
     return Generation.objects.get(pk=generation_id)
-
-
-def _owned(generation: Generation, me: str):
-    """The row, but only while this worker still holds its lease."""
-    return Generation.objects.filter(pk=generation.pk, status=Status.RUNNING, worker=me)
 
 
 def build_request(generation: Generation, route: Route) -> ProviderRequest:
@@ -177,7 +165,7 @@ def _pick_route(generation: Generation) -> Route | None:
         return route
     fallback, _ = fallbacks.next_route(generation, route)
     if fallback is not None:
-        entry = _log_entry(
+        entry = outcomes.log_entry(
             generation,
             route,
             outcome="fallback",
@@ -203,9 +191,15 @@ def _pick_route(generation: Generation) -> Route | None:
 def _hold(generation: Generation, wait: float, reason: str) -> None:
     """Reschedule a job a limit or breaker held back. Not an attempt: nothing was sent."""
     due = timezone.now() + timedelta(seconds=wait)
-    if Generation.objects.filter(pk=generation.pk, status=Status.QUEUED, cancel_requested=False).update(
-        next_attempt_at=due, error_code="waiting", error_message=reason
-    ):
+    # Guarded on the row as we read it: if another worker ran and re-queued the job
+    # meanwhile (say for a 429's retryDelay), its schedule stands.
+    if Generation.objects.filter(
+        pk=generation.pk,
+        status=Status.QUEUED,
+        cancel_requested=False,
+        attempts=generation.attempts,
+        next_attempt_at=generation.next_attempt_at,
+    ).update(next_attempt_at=due, error_code="waiting", error_message=reason):
         enqueue(generation.pk, run_after=due)
 
 
@@ -241,97 +235,20 @@ def _attempt(generation: Generation, me: str, route: Route, permit: limits.Permi
                 usage=result.usage,
             )
         breakers.record_success(route.scope)
-        return _succeed(generation, me, route, result, started)
+        return outcomes.succeed(generation, me, route, result, started)
     except AuthError as exc:
         return _key_refused(generation, me, route, key, exc, started)
     except RetryableError as exc:
         breakers.record_failure(route.scope, str(exc))
         return _retry_or_fail(generation, me, route, exc, started)
     except BlockedError as exc:
-        return _end(generation, me, route, Status.BLOCKED, exc, started)
+        return outcomes.end(generation, me, route, Status.BLOCKED, exc, started)
     except ProviderError as exc:
-        return _end(generation, me, route, Status.FAILED, exc, started)
+        return outcomes.end(generation, me, route, Status.FAILED, exc, started)
     except Exception as exc:
         log.exception("generation %s: unexpected error", generation.pk)
         error = ProviderError(f"Internal error while generating: {type(exc).__name__}: {exc}")
-        return _end(generation, me, route, Status.FAILED, error, started)
-
-
-def _log_entry(generation: Generation, route: Route | None, **fields) -> list:
-    return [
-        *generation.attempt_log,
-        {
-            "n": generation.attempts,
-            "at": timezone.now().isoformat(),
-            "provider": route.provider_name if route else (generation.used_provider or generation.provider),
-            "model": route.model if route else (generation.used_model or generation.model),
-            **fields,
-        },
-    ]
-
-
-def _succeed(generation, me, route: Route, result: ProviderResult, started: float) -> str | None:
-    provider = route.provider
-    stored = []
-    for index, item in enumerate(result.images):
-        mime, width, height = image_files.probe(item.data)
-        sha = hashlib.sha256(item.data).hexdigest()
-        name = image_files.save_content("images", item.data, mime, sha)
-        thumb = image_files.save_content("thumbs", image_files.make_thumbnail(item.data), "image/webp")
-        stored.append(
-            Image(
-                generation=generation,
-                index=index,
-                file=name,
-                thumbnail=thumb,
-                width=width,
-                height=height,
-                mime_type=mime,
-                sha256=sha,
-                bytes=len(item.data),
-                thought_signature=item.thought_signature,
-                ratio_mismatch=not image_files.ratio_matches(width, height, generation.aspect_ratio),
-            )
-        )
-    latency = int((time.monotonic() - started) * 1000)
-    cost = pricing.actual_cost(
-        provider=provider,
-        model_id=route.model,
-        size=generation.size,
-        usage=result.usage,
-        image_count=len(stored),
-        at=generation.created_at,
-    )
-    mismatch = any(img.ratio_mismatch for img in stored)
-    with transaction.atomic():
-        updated = _owned(generation, me).update(
-            status=Status.SUCCEEDED,
-            finished_at=timezone.now(),
-            lease_until=None,
-            latency_ms=latency,
-            text_reply=result.text,
-            usage=result.usage,
-            finish_reason=result.finish_reason,
-            response_id=result.response_id,
-            used_provider=route.provider_name,
-            used_model=route.model,
-            actual_cost=cost,
-            error_code="ratio_mismatch" if mismatch else "",
-            error_message="The provider ignored the aspect ratio: the image's shape differs from the request."
-            if mismatch
-            else "",
-            attempt_log=_log_entry(generation, route, outcome="succeeded", latency_ms=latency),
-        )
-        if not updated:
-            # Our lease was taken (we were too slow and the sweeper re-queued the job):
-            # the other run owns the outcome. The files are content-addressed, so
-            # nothing is duplicated; nothing is charged here.
-            log.warning("generation %s: lease lost before storing; result discarded", generation.pk)
-            return None
-        Image.objects.bulk_create(stored)
-        generation.refresh_from_db()
-        budgets.settle(generation, cost)
-    return Status.SUCCEEDED
+        return outcomes.end(generation, me, route, Status.FAILED, error, started)
 
 
 def _route_attempts(generation: Generation, route: Route) -> int:
@@ -346,18 +263,16 @@ def _route_attempts(generation: Generation, route: Route) -> int:
 
 def _retry_or_fail(generation, me, route: Route, exc: RetryableError, started: float) -> str | None:
     if Generation.objects.filter(pk=generation.pk, cancel_requested=True).exists():
-        exc.message = f"Canceled: the last call failed ({exc.message}) and no retry was made"
-        exc.hint = ""
-        return _end(generation, me, route, Status.CANCELED, exc, started)
+        return _canceled_instead(generation, me, route, exc, started)
     tries = _route_attempts(generation, route)
     if tries >= settings.GENERATION_MAX_ATTEMPTS:
         fallback, skipped = fallbacks.next_route(generation, route)
         if fallback is not None:
-            return _switch(generation, me, route, fallback, f"gave up after {tries} attempts: {exc}")
+            return _switch(generation, me, route, fallback, f"gave up after {tries} attempts: {exc}", exc, started)
         exc.message = f"{exc.message} (gave up after {tries} attempts on {route})"
         if skipped:
             exc.hint = "no fallback could take it: " + "; ".join(skipped)
-        return _end(generation, me, route, Status.FAILED, exc, started)
+        return outcomes.end(generation, me, route, Status.FAILED, exc, started)
     wait = backoff_seconds(tries, exc.retry_after)
     return _requeue(
         generation,
@@ -365,44 +280,68 @@ def _retry_or_fail(generation, me, route: Route, exc: RetryableError, started: f
         route,
         wait,
         exc,
+        started,
         outcome="retry",
         retry_after=exc.retry_after,
     )
 
 
-def _requeue(generation, me, route: Route, wait: float, exc: ProviderError, **fields) -> str | None:
+def _canceled_instead(generation, me, route: Route, exc: ProviderError, started: float) -> str | None:
+    """A cancel was requested while the call was out: end the job instead of trying again.
+    None if this worker no longer owns the job (the run that does decides)."""
+    if not outcomes.owned(generation, me).filter(cancel_requested=True).exists():
+        return None
+    exc.message = f"Canceled: the last call failed ({exc.message}) and no retry was made"
+    exc.hint = ""
+    return outcomes.end(generation, me, route, Status.CANCELED, exc, started)
+
+
+def _requeue(generation, me, route: Route, wait: float, exc: ProviderError, started: float, **fields) -> str | None:
     due = timezone.now() + timedelta(seconds=wait)
-    updated = _owned(generation, me).update(
-        status=Status.QUEUED,
-        next_attempt_at=due,
-        lease_until=None,
-        worker="",
-        error_code=exc.code,
-        error_message=str(exc),
-        attempt_log=_log_entry(generation, route, error=str(exc), status=exc.status, wait=round(wait, 3), **fields),
+    # cancel_requested=False in the guard: a cancel that lands during the call wins
+    # even after the check in _retry_or_fail, so a flagged job is never re-queued
+    # (where nothing would ever run it or release its reservation).
+    updated = (
+        outcomes.owned(generation, me)
+        .filter(cancel_requested=False)
+        .update(
+            status=Status.QUEUED,
+            next_attempt_at=due,
+            lease_until=None,
+            worker="",
+            error_code=exc.code,
+            error_message=str(exc),
+            attempt_log=outcomes.log_entry(
+                generation, route, error=str(exc), status=exc.status, wait=round(wait, 3), **fields
+            ),
+        )
     )
     if updated:
         enqueue(generation.pk, run_after=due if wait > 0 else None)
         return Status.QUEUED
-    return None
+    return _canceled_instead(generation, me, route, exc, started)
 
 
-def _switch(generation, me, route: Route, fallback: Route, why: str) -> str | None:
-    updated = _owned(generation, me).update(
-        status=Status.QUEUED,
-        next_attempt_at=timezone.now(),
-        lease_until=None,
-        worker="",
-        used_provider=fallback.provider_name,
-        used_model=fallback.model,
-        error_code="fallback",
-        error_message=f"{route} {why}; falling back to {fallback}.",
-        attempt_log=_log_entry(generation, route, outcome="fallback", error=f"{why}; using {fallback}"),
+def _switch(generation, me, route: Route, fallback: Route, why: str, exc: ProviderError, started: float) -> str | None:
+    updated = (
+        outcomes.owned(generation, me)
+        .filter(cancel_requested=False)
+        .update(
+            status=Status.QUEUED,
+            next_attempt_at=timezone.now(),
+            lease_until=None,
+            worker="",
+            used_provider=fallback.provider_name,
+            used_model=fallback.model,
+            error_code="fallback",
+            error_message=f"{route} {why}; falling back to {fallback}.",
+            attempt_log=outcomes.log_entry(generation, route, outcome="fallback", error=f"{why}; using {fallback}"),
+        )
     )
     if updated:
         enqueue(generation.pk)
         return Status.QUEUED
-    return None
+    return _canceled_instead(generation, me, route, exc, started)
 
 
 def _key_refused(generation, me, route: Route, key: keys.KeyChoice | None, exc: AuthError, started) -> str | None:
@@ -411,88 +350,12 @@ def _key_refused(generation, me, route: Route, key: keys.KeyChoice | None, exc: 
         keys.set_aside(provider, key, exc.status, exc.message)
         exc.message = f"{exc.message} [{key.label} set aside]"
         if keys.usable(provider):
-            return _requeue(generation, me, route, 0.0, exc, outcome="key refused")
+            return _requeue(generation, me, route, 0.0, exc, started, outcome="key refused")
         exc.message = f"{exc.message}; no key left: " + ", ".join(keys.set_aside_labels(provider))
     fallback, _ = fallbacks.next_route(generation, route)
     if fallback is not None:
-        return _switch(generation, me, route, fallback, f"refused every key: {exc}")
-    return _end(generation, me, route, Status.FAILED, exc, started)
-
-
-def _end(generation, me, route: Route, status: str, exc: ProviderError, started: float) -> str | None:
-    provider = route.provider
-    cost = pricing.ZERO
-    if provider is not None and provider.charge_failures and exc.usage:
-        cost = pricing.actual_cost(
-            provider=provider,
-            model_id=route.model,
-            size=generation.size,
-            usage=exc.usage,
-            image_count=0,
-            at=generation.created_at,
-        )
-    with transaction.atomic():
-        updated = _owned(generation, me).update(
-            status=status,
-            finished_at=timezone.now(),
-            lease_until=None,
-            latency_ms=int((time.monotonic() - started) * 1000),
-            error_code=getattr(exc, "reason", "") or exc.code,
-            error_message=str(exc),
-            usage=exc.usage,
-            actual_cost=cost,
-            attempt_log=_log_entry(generation, route, outcome=status, error=str(exc), status=exc.status),
-        )
-        if not updated:
-            return None
-        generation.refresh_from_db()
-        budgets.settle(generation, cost)
-    return status
-
-
-def cancel(generation: Generation) -> bool:
-    """Cancel a queued job now; a running one is only flagged (its call finishes)."""
-    with transaction.atomic():
-        canceled = Generation.objects.filter(pk=generation.pk, status=Status.QUEUED).update(
-            status=Status.CANCELED,
-            cancel_requested=True,
-            finished_at=timezone.now(),
-            error_message="Canceled before it was sent.",
-        )
-        if canceled:
-            generation.refresh_from_db()
-            budgets.release(generation)
-            return True
-    Generation.objects.filter(pk=generation.pk, status=Status.RUNNING).update(cancel_requested=True)
-    return False
-
-
-def sweep(now=None) -> dict[str, int]:
-    """Re-queue jobs whose worker died (lease expired) and re-ring lost doorbells."""
-    now = now or timezone.now()
-    requeued = 0
-    for gen in Generation.objects.filter(status=Status.RUNNING, lease_until__lt=now).only(
-        "pk", "worker", "attempts", "attempt_log", "provider", "model", "used_provider", "used_model"
-    ):
-        log_entries = _log_entry(gen, None, outcome="lease expired", error="worker stopped responding; re-queued")
-        if Generation.objects.filter(pk=gen.pk, status=Status.RUNNING, worker=gen.worker, lease_until__lt=now).update(
-            status=Status.QUEUED, worker="", lease_until=None, next_attempt_at=now, attempt_log=log_entries
-        ):
-            requeued += 1
-            limits.release_holder(gen.worker)
-            enqueue(gen.pk)
-    # Queued rows that should have started a while ago: the doorbell was lost
-    # (broker restart, enqueue after a crash). Ringing again is safe.
-    stale = now - timedelta(seconds=settings.SWEEP_STALE_SECONDS)
-    rung = 0
-    for pk in (
-        Generation.objects.filter(status=Status.QUEUED, cancel_requested=False)
-        .filter(Q(next_attempt_at__lte=stale) | Q(next_attempt_at__isnull=True, created_at__lte=stale))
-        .values_list("pk", flat=True)[:1000]
-    ):
-        enqueue(pk)
-        rung += 1
-    return {"requeued": requeued, "rung": rung}
+        return _switch(generation, me, route, fallback, f"refused every key: {exc}", exc, started)
+    return outcomes.end(generation, me, route, Status.FAILED, exc, started)
 
 
 def run_due(limit: int = 100) -> int:

@@ -2,6 +2,9 @@
 
 Keys come only from the environment (comma-separated). A set-aside key is remembered by
 a short SHA-256 fingerprint and its position, which is all any page or log shows.
+A refusal can pass (billing restored, the API switched on), so a set-aside key is tried
+again after KEY_SET_ASIDE_SECONDS (0: only when an admin re-enables it); refused again,
+it is set aside again from then.
 """
 
 from __future__ import annotations
@@ -9,6 +12,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
 
 from .dispatch_models import SetAsideKey
 from .providers.registry import ProviderConfig
@@ -31,8 +38,15 @@ def fingerprint(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
+def _set_aside(provider: ProviderConfig):
+    rows = SetAsideKey.objects.filter(provider=provider.name)
+    if settings.KEY_SET_ASIDE_SECONDS > 0:
+        rows = rows.filter(set_aside_at__gt=timezone.now() - timedelta(seconds=settings.KEY_SET_ASIDE_SECONDS))
+    return rows
+
+
 def usable(provider: ProviderConfig) -> list[KeyChoice]:
-    aside = set(SetAsideKey.objects.filter(provider=provider.name).values_list("fingerprint", flat=True))
+    aside = set(_set_aside(provider).values_list("fingerprint", flat=True))
     choices = [KeyChoice(i + 1, key, fingerprint(key)) for i, key in enumerate(provider.api_keys())]
     return [c for c in choices if c.fingerprint not in aside]
 
@@ -48,12 +62,12 @@ def pick(provider: ProviderConfig) -> KeyChoice | None:
 
 
 def set_aside(provider: ProviderConfig, choice: KeyChoice, status: int | None, reason: str) -> None:
-    SetAsideKey.objects.get_or_create(
+    SetAsideKey.objects.update_or_create(
         provider=provider.name,
         fingerprint=choice.fingerprint,
-        defaults={"index": choice.index, "status": status, "reason": reason[:1000]},
+        defaults={"index": choice.index, "status": status, "reason": reason[:1000], "set_aside_at": timezone.now()},
     )
 
 
 def set_aside_labels(provider: ProviderConfig) -> list[str]:
-    return [f"key #{k.index} ({k.fingerprint})" for k in SetAsideKey.objects.filter(provider=provider.name)]
+    return [f"key #{k.index} ({k.fingerprint})" for k in _set_aside(provider)]

@@ -198,6 +198,11 @@ HUEY["consumer"] = {
     "worker_type": "thread",
     "periodic": True,
     "check_worker_health": True,
+    # An idle SqliteHuey consumer polls; huey's default backs off to 10 s between
+    # polls, which a user feels as a 10 s pause before the first job after a quiet
+    # spell starts. Polling at most every second costs nothing. (RedisHuey blocks.)
+    "initial_delay": 0.1,
+    "max_delay": float(env("WORKER_MAX_POLL_SECONDS", "1.0")),
 }
 
 TASKS = {
@@ -235,6 +240,9 @@ LIMIT_WAIT_SECONDS = float(env("LIMIT_WAIT_SECONDS", "1.0"))
 LIMIT_SLOT_WAIT_SECONDS = float(env("LIMIT_SLOT_WAIT_SECONDS", "2.0"))
 # Circuit breakers (generator/breakers.py): open after this many failures in a row.
 BREAKER_FAILURES = env_int("BREAKER_FAILURES", 8)
+# A key refused with 401/403 is set aside (generator/keys.py) and tried again after
+# this long; 0 keeps it aside until an admin re-enables it.
+KEY_SET_ASIDE_SECONDS = env_int("KEY_SET_ASIDE_SECONDS", 3600)
 BREAKER_COOLDOWN_SECONDS = float(env("BREAKER_COOLDOWN_SECONDS", "30"))
 # Fallback chains (generator/fallbacks.py): model id -> ["provider:model", ...], e.g.
 # {"gemini-3-pro-image-preview": ["gemini:gemini-3.1-flash-image-preview", "relay:gemini-3-pro-image-preview"]}.

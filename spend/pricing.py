@@ -85,15 +85,18 @@ def image_output_cost(capability, size: str, n: int = 1, at: datetime | None = N
 
 
 def usage_tokens(usage: dict) -> dict[str, int]:
-    """Split Gemini usageMetadata into prompt / image output / other output tokens."""
+    """Split Gemini usageMetadata into prompt / image output / other output tokens.
+
+    Without a candidatesTokensDetails breakdown (some relays drop it) the candidate
+    tokens of these image models are counted as image tokens: pricing them as text
+    would undercharge tenfold, the known proxy bug in the reference."""
     prompt = int(usage.get("promptTokenCount") or 0)
     candidates = int(usage.get("candidatesTokenCount") or 0)
     thoughts = int(usage.get("thoughtsTokenCount") or 0)
-    image = sum(
-        int(d.get("tokenCount") or 0)
-        for d in usage.get("candidatesTokensDetails") or []
-        if d.get("modality") == "IMAGE"
-    )
+    details = usage.get("candidatesTokensDetails")
+    if not details:
+        return {"prompt": prompt, "image": candidates, "text": thoughts}
+    image = sum(int(d.get("tokenCount") or 0) for d in details if d.get("modality") == "IMAGE")
     return {"prompt": prompt, "image": image, "text": max(0, candidates - image) + thoughts}
 
 

@@ -52,3 +52,15 @@ def test_postgres_redis_and_s3_by_environment(tmp_path):
         AWS_STORAGE_BUCKET_NAME="studio-images",
         AWS_S3_REGION_NAME="eu-west-1",
     ) == {"db": "django.db.backends.postgresql", "huey": "RedisHuey", "storage": "S3Storage"}
+
+
+def test_an_idle_worker_picks_up_a_new_job_within_a_second():
+    # `make run` starts `run_huey --workers 4 --worker-type thread`: every other consumer
+    # option comes from settings.HUEY["consumer"], else huey's defaults, whose idle
+    # polling backs off to 10 s, so the first job after a quiet spell sat in SqliteHuey
+    # for up to 10 s before a worker looked.
+    from django.conf import settings
+    from huey.consumer_options import ConsumerConfig
+
+    config = ConsumerConfig(**{**settings.HUEY["consumer"], "workers": 4, "worker_type": "thread"})
+    assert config.max_delay <= 1.0

@@ -41,6 +41,16 @@ def test_usage_533_1120_217_on_pro_costs_exactly_0_13807():
     assert cost == Decimal("0.001066") + Decimal("0.1344") + Decimal("0.002604") == COST_PRO
 
 
+def test_usage_without_a_modality_breakdown_is_not_priced_as_text():
+    # A relay speaking the native protocol may drop candidatesTokensDetails; the
+    # candidate tokens of an image call are then image tokens, not text (10x less).
+    usage = {k: v for k, v in USAGE_PRO.items() if k != "candidatesTokensDetails"}
+    assert pricing.cost_from_usage("gemini-3-pro-image-preview", usage) == COST_PRO
+    # A breakdown that names no IMAGE modality is believed as given.
+    text_only = {**usage, "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": 1120}]}
+    assert pricing.usage_tokens(text_only)["image"] == 0
+
+
 def test_image_tokens_are_not_priced_as_text():
     # The known proxy bug: pricing Pro image tokens at the text rate, ten times too low.
     cost = pricing.cost_from_usage("gemini-3-pro-image-preview", USAGE_PRO)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from generator import breakers, dispatch
+from generator import breakers, dispatch, keys
 from generator.models import Breaker, Generation, SetAsideKey
 from tests.fakes.gemini import error
 
@@ -174,3 +174,17 @@ def test_choosing_a_fallback_does_not_use_up_its_probe(fake, gemini, settings):
     generation = _run_until_settled(gemini())
     assert generation.status == "succeeded" and generation.used_provider == "demo"
     assert Breaker.objects.get(scope=demo).state == "closed"
+
+
+def test_a_set_aside_key_is_tried_again_after_a_while(fake, gemini, settings):
+    # A 401/403 can pass (billing re-enabled, API switched on): a set-aside key
+    # comes back on its own after KEY_SET_ASIDE_SECONDS instead of never.
+    settings.KEY_SET_ASIDE_SECONDS = 600
+    aside = SetAsideKey.objects.create(provider="gemini", fingerprint=keys.fingerprint(KEY), index=1, status=403)
+    assert dispatch.run(gemini().pk) == "failed", "still set aside"
+    SetAsideKey.objects.filter(pk=aside.pk).update(set_aside_at=timezone.now() - timedelta(seconds=601))
+    assert dispatch.run(gemini().pk) == "succeeded"
+    # Refused again: set aside again from now.
+    fake.api_key = "another-key"
+    _run_until_settled(gemini())
+    assert SetAsideKey.objects.get().set_aside_at > timezone.now() - timedelta(seconds=60)

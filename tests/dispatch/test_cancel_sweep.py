@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db.models import Sum
@@ -11,6 +12,7 @@ from django.utils import timezone
 from generator import batches, dispatch, limits
 from generator.limits import Limit
 from generator.models import ConcurrencySlot, Generation
+from generator.providers.base import AuthError
 from spend.models import SpendEntry
 from tests.fakes.gemini import error
 
@@ -82,3 +84,89 @@ def test_batch_progress_counts(fake, make_generation, user):
     dispatch.run(rows[0].pk)
     progress = batches.progress(batch)
     assert (progress.total, progress.done, progress.percent) == (2, 1, 50)
+
+
+def _net(generation) -> Decimal:
+    return SpendEntry.objects.filter(generation=generation).aggregate(s=Sum("amount"))["s"]
+
+
+def test_a_canceled_job_whose_worker_died_ends_canceled_and_releases_its_reservation(fake, gemini):
+    generation = gemini()
+    assert generation.estimated_cost > 0
+    assert dispatch.claim(generation.pk, "doomed-worker")
+    assert dispatch.cancel(generation) is False  # in flight: flagged only
+    # The worker is killed mid-call; its lease runs out.
+    Generation.objects.filter(pk=generation.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    dispatch.sweep()
+    generation.refresh_from_db()
+    assert generation.status == "canceled", "not re-queued as a job nobody will ever run"
+    assert _net(generation) == 0, "reservation released"
+    assert dispatch.sweep()["requeued"] == 0 and _net(generation) == 0, "released once"
+
+
+def test_cancel_during_a_refused_key_does_not_requeue_the_job(fake, gemini, monkeypatch, alice_client):
+    monkeypatch.setenv("GEMINI_API_KEY", "key-one-aaaa,key-two-bbbb")
+    generation = gemini()
+
+    def cancel_then_refuse(provider, request):
+        alice_client.post(f"/generations/{generation.pk}/cancel/")
+        raise AuthError("Gemini rejected the key (403)", status=403)
+
+    monkeypatch.setattr(dispatch, "call_provider", cancel_then_refuse)
+    assert dispatch.run(generation.pk) == "canceled"
+    generation.refresh_from_db()
+    assert generation.status == "canceled" and "no retry was made" in generation.error_message
+    assert _net(generation) == 0
+
+
+def test_a_requeue_racing_a_cancel_ends_canceled(fake, gemini, monkeypatch):
+    # The cancel lands after the worker checked for one and before it re-queues.
+    fake.script(error(503))
+    generation = gemini()
+    real = dispatch.backoff_seconds
+
+    def cancel_meanwhile(attempt, retry_after):
+        dispatch.cancel(Generation.objects.get(pk=generation.pk))
+        return real(attempt, retry_after)
+
+    monkeypatch.setattr(dispatch, "backoff_seconds", cancel_meanwhile)
+    assert dispatch.run(generation.pk) == "canceled"
+    generation.refresh_from_db()
+    assert generation.status == "canceled" and _net(generation) == 0
+
+
+def test_the_sweeper_finishes_a_stranded_cancel(fake, gemini):
+    # A row left queued with its cancel flag set (by an older version, or a crash
+    # between statements) would never run and never release its money.
+    generation = gemini()
+    Generation.objects.filter(pk=generation.pk).update(cancel_requested=True)
+    dispatch.sweep()
+    generation.refresh_from_db()
+    assert generation.status == "canceled" and _net(generation) == 0
+
+
+def test_a_job_that_keeps_killing_its_worker_fails_instead_of_looping(fake, gemini, settings):
+    settings.GENERATION_MAX_ATTEMPTS = 3
+    generation = gemini()
+    for n in range(3):
+        assert dispatch.claim(generation.pk, f"worker-{n}"), f"claim {n}"
+        Generation.objects.filter(pk=generation.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+        dispatch.sweep()
+    generation.refresh_from_db()
+    assert generation.status == "failed"
+    assert "stopped responding 3 times" in generation.error_message
+    assert _net(generation) == 0
+    assert dispatch.claim(generation.pk, "worker-x") is None
+
+
+def test_without_deferral_the_sweeper_rings_a_retry_as_soon_as_it_is_due(fake, gemini, settings):
+    # A backend that cannot defer (ImmediateBackend) drops a retry's doorbell: the
+    # sweeper is then the only one to ring, and must not add SWEEP_STALE_SECONDS.
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    fake.script(error(503))
+    generation = gemini()
+    assert dispatch.run(generation.pk) == "queued"
+    Generation.objects.filter(pk=generation.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert dispatch.sweep()["rung"] == 1
+    generation.refresh_from_db()
+    assert generation.status == "succeeded" and generation.attempts == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -182,3 +183,20 @@ def test_limit_state_is_visible_in_the_admin(admin_client, settings):
     slots = admin_client.get("/admin/generator/concurrencyslot/").content.decode()
     assert "worker-a" in slots and "gemini" in slots
     assert "gemini" in admin_client.get("/admin/generator/ratestate/").content.decode()
+
+
+def test_a_hold_does_not_shorten_a_retry_another_worker_scheduled_meanwhile(fake, gemini, monkeypatch):
+    # Worker A reads the job as due; before A's limit check says "wait", worker B
+    # claims it, gets a 429 asking for 53 s and re-queues it. A's hold must not
+    # overwrite B's schedule with its own 1 s (hammering a provider that said wait).
+    generation = gemini()
+    retry_at = timezone.now() + timedelta(seconds=53)
+
+    def meanwhile_full(limits_, holder, lease_seconds, now=None):
+        Generation.objects.filter(pk=generation.pk).update(attempts=1, next_attempt_at=retry_at)
+        return limits.Permit(ok=False, wait=1.0, reason="all 1 concurrent calls to gemini in use")
+
+    monkeypatch.setenv("GEMINI_CONCURRENCY", "1")
+    monkeypatch.setattr(limits, "acquire", meanwhile_full)
+    assert dispatch.run(generation.pk) is None
+    assert Generation.objects.get(pk=generation.pk).next_attempt_at == retry_at

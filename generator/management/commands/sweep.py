@@ -4,8 +4,13 @@ from generator import dispatch
 
 
 class Command(BaseCommand):
-    help = "Re-queue generations whose worker died (lease expired) and re-ring lost queue doorbells."
+    help = (
+        "Re-queue generations whose worker died (lease expired), finish canceled ones, "
+        "and re-ring lost queue doorbells."
+    )
 
     def handle(self, *args, **opts) -> None:
         result = dispatch.sweep()
-        self.stdout.write(f"requeued {result['requeued']}, re-rung {result['rung']}")
+        self.stdout.write(
+            f"requeued {result['requeued']}, ended {result['ended']} (canceled or given up), re-rung {result['rung']}"
+        )
