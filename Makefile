@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
-WORKERS ?= 4
+WORKERS ?= 8
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
 # Django 6 needs Python 3.12+: take the first suitable interpreter on PATH or in pyenv.
