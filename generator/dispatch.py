@@ -30,9 +30,12 @@ from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from spend import budgets
 
 from . import breakers, fallbacks, keys, limits, outcomes
 from .doorbell import enqueue
@@ -323,21 +326,34 @@ def _requeue(generation, me, route: Route, wait: float, exc: ProviderError, star
 
 
 def _switch(generation, me, route: Route, fallback: Route, why: str, exc: ProviderError, started: float) -> str | None:
-    updated = (
-        outcomes.owned(generation, me)
-        .filter(cancel_requested=False)
-        .update(
-            status=Status.QUEUED,
-            next_attempt_at=timezone.now(),
-            lease_until=None,
-            worker="",
-            used_provider=fallback.provider_name,
-            used_model=fallback.model,
-            error_code="fallback",
-            error_message=f"{route} {why}; falling back to {fallback}.",
-            attempt_log=outcomes.log_entry(generation, route, outcome="fallback", error=f"{why}; using {fallback}"),
-        )
-    )
+    estimate = max(generation.estimated_cost, fallbacks.price(generation, fallback))
+    try:
+        # A dearer fallback reserves the difference under the budget locks, in the
+        # same transaction as the switch: both happen, or neither.
+        with transaction.atomic():
+            updated = (
+                outcomes.owned(generation, me)
+                .filter(cancel_requested=False)
+                .update(
+                    status=Status.QUEUED,
+                    next_attempt_at=timezone.now(),
+                    lease_until=None,
+                    worker="",
+                    used_provider=fallback.provider_name,
+                    used_model=fallback.model,
+                    estimated_cost=estimate,
+                    error_code="fallback",
+                    error_message=f"{route} {why}; falling back to {fallback}.",
+                    attempt_log=outcomes.log_entry(
+                        generation, route, outcome="fallback", error=f"{why}; using {fallback}"
+                    ),
+                )
+            )
+            if updated:
+                budgets.reserve_more(generation, estimate)
+    except budgets.BudgetExceeded as refusal:
+        exc.message = f"{exc.message}; the fallback {fallback} no longer fits the budget: {refusal.message}"
+        return outcomes.end(generation, me, route, Status.FAILED, exc, started)
     if updated:
         enqueue(generation.pk)
         return Status.QUEUED

@@ -80,21 +80,26 @@ def unfit_reason(generation: Generation, candidate: Route) -> str:
     return ""
 
 
-def cost_fits(generation: Generation, candidate: Route) -> bool:
-    price = pricing.quote(
+def price(generation: Generation, candidate: Route):
+    return pricing.quote(
         provider=candidate.provider,
         capability=candidate.capability,
         size=generation.size,
         n=generation.n,
         reference_count=generation.references.count(),
         prompt=generation.full_prompt,
+        at=generation.created_at,
     )
-    if price <= generation.estimated_cost:
+
+
+def cost_fits(generation: Generation, candidate: Route) -> bool:
+    cost = price(generation, candidate)
+    if cost <= generation.estimated_cost:
         return True  # the reservation already covers it
     # A dearer fallback must fit in what the tightest budget has left beyond this
     # generation's own reservation (already counted as used).
     status = budgets.tightest(generation.user_id)
-    return status is None or price - generation.estimated_cost <= status.left
+    return status is None or cost - generation.estimated_cost <= status.left
 
 
 def next_route(generation: Generation, after: Route) -> tuple[Route | None, list[str]]:

@@ -126,7 +126,6 @@ def reserve(generation) -> None:
     cost = generation.estimated_cost
     if not cost:
         return
-    at = generation.created_at
     # Lock every budget this reservation counts against, in primary-key order so two
     # submissions never wait on each other crosswise. On PostgreSQL the row locks make
     # concurrent submissions that share a budget take turns between "sum what is used"
@@ -137,6 +136,11 @@ def reserve(generation) -> None:
     # only, and invisible in the schema). SQLite ignores FOR UPDATE; there the
     # connection's IMMEDIATE transactions take the database write lock at BEGIN, which
     # serializes the same section.
+    _reserve_locked(generation, cost, generation.provider, generation.model)
+
+
+def _reserve_locked(generation, cost: Decimal, provider: str, model: str) -> None:
+    at = generation.created_at
     locked = list(applicable(generation.user_id).select_for_update().order_by("pk"))
     for budget in locked:
         status = status_of(budget, at)
@@ -147,10 +151,23 @@ def reserve(generation) -> None:
         generation=generation,
         kind=SpendEntry.Kind.RESERVE,
         amount=cost,
-        provider=generation.provider,
-        model=generation.model,
+        provider=provider,
+        model=model,
         accounted_at=at,
     )
+
+
+@transaction.atomic
+def reserve_more(generation, new_estimate: Decimal) -> None:
+    """Reserve the difference when a job moves to a dearer route (a fallback).
+
+    The caller raises `generation.estimated_cost` to `new_estimate` in the same
+    transaction, so the settlement's release still undoes exactly what was reserved
+    (and, booked to the requested model like the first reservation, nets to zero there).
+    """
+    extra = new_estimate - generation.estimated_cost
+    if extra > 0:
+        _reserve_locked(generation, extra, generation.provider, generation.model)
 
 
 @transaction.atomic

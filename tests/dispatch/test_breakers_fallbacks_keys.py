@@ -188,3 +188,64 @@ def test_a_set_aside_key_is_tried_again_after_a_while(fake, gemini, settings):
     fake.api_key = "another-key"
     _run_until_settled(gemini())
     assert SetAsideKey.objects.get().set_aside_at > timezone.now() - timedelta(seconds=60)
+
+
+def _ledger(generation: Generation) -> list[tuple[str, str]]:
+    from spend.models import SpendEntry
+
+    return [(e.kind, str(e.amount)) for e in SpendEntry.objects.filter(generation=generation).order_by("pk")]
+
+
+def test_a_dearer_fallback_reserves_the_difference_and_settles_exactly(fake, gemini, settings, user):
+    from decimal import Decimal
+
+    from spend.budgets import tightest
+    from spend.models import Budget
+
+    Budget.objects.create(user=user, period="month", amount=Decimal("5"))
+    settings.GENERATION_MAX_ATTEMPTS = 1
+    settings.FALLBACKS = {"gemini-3.1-flash-image-preview": ["gemini:gemini-3-pro-image-preview"]}
+    fake.script(error(503))
+    generation = gemini(model="gemini-3.1-flash-image-preview")
+    first_estimate = generation.estimated_cost
+    _due_now(generation)
+    assert dispatch.run(generation.pk) == "queued"  # switched to the Pro fallback
+    generation.refresh_from_db()
+    assert generation.estimated_cost > first_estimate
+    # While it waits, the budget already counts the dearer route.
+    assert tightest(user.pk).used == generation.estimated_cost
+    generation = _run_until_settled(generation)
+    assert generation.status == "succeeded"
+    kinds = [k for k, _ in _ledger(generation)]
+    assert kinds == ["reserve", "reserve", "release", "settle"]
+    assert tightest(user.pk).used == generation.actual_cost
+
+
+def test_a_fallback_that_no_longer_fits_fails_and_releases_everything(fake, gemini, settings, user, monkeypatch):
+    from decimal import Decimal
+
+    from generator import fallbacks
+    from spend.budgets import tightest
+    from spend.models import Budget
+
+    budget = Budget.objects.create(user=user, period="month", amount=Decimal("5"))
+    settings.GENERATION_MAX_ATTEMPTS = 1
+    settings.FALLBACKS = {"gemini-3.1-flash-image-preview": ["gemini:gemini-3-pro-image-preview"]}
+    fake.script(error(503))
+    generation = gemini(model="gemini-3.1-flash-image-preview")
+    # Between the unlocked check and the switch, someone else used up the budget.
+    choose = fallbacks.next_route
+
+    def then_budget_shrinks(*args, **kwargs):
+        found = choose(*args, **kwargs)
+        Budget.objects.filter(pk=budget.pk).update(amount=generation.estimated_cost)
+        return found
+
+    monkeypatch.setattr(fallbacks, "next_route", then_budget_shrinks)
+    _due_now(generation)
+    assert dispatch.run(generation.pk) == "failed"
+    generation.refresh_from_db()
+    assert "no longer fits the budget" in generation.error_message
+    assert generation.estimated_cost == tightest(user.pk).amount
+    assert [k for k, _ in _ledger(generation)] == ["reserve", "release"]
+    assert tightest(user.pk).used == 0
