@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -109,11 +110,15 @@ def succeed(generation, me, route: Route, result: ProviderResult, started: float
     return Status.SUCCEEDED
 
 
-def end(generation, me, route: Route, status: str, exc: ProviderError, started: float) -> str | None:
+def failure_cost(generation, route: Route, status: str, exc: ProviderError) -> Decimal:
+    """What a provider that bills failures (`charge_failures`) charges for this one:
+    the tokens it reports, or, for per-call relays, the call price of a request it
+    answered with a refusal. HTTP errors are never billed."""
     provider = route.provider
-    cost = pricing.ZERO
-    if provider is not None and provider.charge_failures and exc.usage:
-        cost = pricing.actual_cost(
+    if provider is None or not provider.charge_failures:
+        return pricing.ZERO
+    if exc.usage:
+        return pricing.actual_cost(
             provider=provider,
             model_id=route.model,
             size=generation.size,
@@ -121,6 +126,20 @@ def end(generation, me, route: Route, status: str, exc: ProviderError, started: 
             image_count=0,
             at=generation.created_at,
         )
+    if provider.billing == "per_call" and status == Generation.Status.BLOCKED:
+        return pricing.actual_cost(
+            provider=provider,
+            model_id=route.model,
+            size=generation.size,
+            usage={},
+            image_count=generation.n,
+            at=generation.created_at,
+        )
+    return pricing.ZERO
+
+
+def end(generation, me, route: Route, status: str, exc: ProviderError, started: float) -> str | None:
+    cost = failure_cost(generation, route, status, exc)
     with transaction.atomic():
         updated = owned(generation, me).update(
             status=status,

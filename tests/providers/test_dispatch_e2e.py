@@ -231,3 +231,51 @@ def test_dispatch_run_directly(gemini_env, user):
     image = generation.images.get()
     assert (image.width, image.height) == (864, 1184)
     assert "imageSize" not in gemini_env.last.body["generationConfig"]["imageConfig"]
+
+
+def _paid_relay(monkeypatch, fake_images, charge_failures: bool) -> None:
+    from decimal import Decimal
+
+    from spend.models import CallPrice
+
+    monkeypatch.setenv(
+        "PROVIDERS_JSON",
+        json.dumps(
+            [
+                {
+                    "name": "paidrelay",
+                    "protocol": "openai_images",
+                    "base_url": fake_images.url,
+                    "key_env": "PAID_KEY",
+                    "billing": "per_call",
+                    "charge_failures": charge_failures,
+                }
+            ]
+        ),
+    )
+    monkeypatch.setenv("PAID_KEY", KEY)
+    CallPrice.objects.create(provider="paidrelay", price_per_image=Decimal("0.04"))
+
+
+@pytest.mark.parametrize(("charge_failures", "expected"), [(True, "0.080000"), (False, "0.000000")])
+def test_a_relay_that_bills_refusals_charges_its_call_price(
+    fake_images, monkeypatch, make_generation, charge_failures, expected
+):
+    from spend.models import SpendEntry
+
+    _paid_relay(monkeypatch, fake_images, charge_failures)
+    fake_images.script(blocked())
+    generation = make_generation(provider="paidrelay", model="gemini-3-pro-image-preview", n=2)
+    assert generation.status == Generation.Status.BLOCKED
+    assert str(generation.actual_cost) == expected
+    assert sum(e.amount for e in SpendEntry.objects.filter(generation=generation)) == generation.actual_cost
+
+
+def test_http_errors_are_never_billed_even_by_relays_that_bill_refusals(fake_images, monkeypatch, make_generation):
+    from tests.fakes.openai_images import error as relay_error
+
+    _paid_relay(monkeypatch, fake_images, True)
+    fake_images.script(relay_error(400))
+    generation = make_generation(provider="paidrelay", model="gemini-3-pro-image-preview")
+    assert generation.status == Generation.Status.FAILED
+    assert generation.actual_cost == 0
