@@ -156,3 +156,15 @@ def test_a_refused_tag_says_why_in_the_page(logged_in, live_server, make_generat
     page.click(".tag-form button")
     page.wait_for_selector("#tags .error")
     assert "A tag is 1–50 letters" in page.inner_text("#tags")
+
+
+def test_pages_fit_a_phone_screen(logged_in, live_server, make_generation, django_user_model):
+    dave = django_user_model.objects.get(username="dave")
+    generation = make_generation(owner=dave, prompt="a very long prompt " * 8)
+    page = logged_in
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ["/", "/gallery/", "/generations/", generation.get_absolute_url(), "/spend/", "/batches/new/"]:
+        page.goto(f"{live_server.url}{path}")
+        # Wide tables scroll inside their box; the page itself never scrolls sideways.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        assert "{#" not in page.inner_text("body"), path
