@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Q
 
 from . import dispatch, generations
 from .forms import GenerationForm
@@ -134,6 +135,17 @@ def progress(batch: Batch) -> Progress:
     for status in batch.generations.values_list("status", flat=True):
         counts[status] = counts.get(status, 0) + 1
     return Progress(total=sum(counts.values()), counts=counts)
+
+
+def with_progress(batches, limit: int) -> list[tuple[Batch, Progress]]:
+    """The first `limit` batches of the queryset with their progress, counted in the same query."""
+    statuses = list(Generation.Status.values)
+    rows = batches.annotate(**{f"n_{s}": Count("generations", filter=Q(generations__status=s)) for s in statuses})
+    result = []
+    for batch in rows[:limit]:
+        counts = {s: getattr(batch, f"n_{s}") for s in statuses if getattr(batch, f"n_{s}")}
+        result.append((batch, Progress(total=sum(counts.values()), counts=counts)))
+    return result
 
 
 def cancel(batch: Batch) -> tuple[int, int]:

@@ -29,6 +29,29 @@ class MultipleImageField(forms.FileField):
         return [super(MultipleImageField, self).clean(f, initial) for f in files]
 
 
+def _is_id(value) -> bool:
+    text = str(value)
+    return text.isascii() and text.isdigit() and len(text) < 19
+
+
+class IdChoiceField(forms.ModelChoiceField):
+    """A model choice by id that refuses what no id can be: Django's own field lets a
+    20-digit number through to SQLite, which raises OverflowError (a 500)."""
+
+    def to_python(self, value):
+        if value not in self.empty_values and not _is_id(value):
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().to_python(value)
+
+
+class IdMultipleChoiceField(forms.ModelMultipleChoiceField):
+    def _check_values(self, value):
+        for pk in value:
+            if not _is_id(pk):
+                raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super()._check_values(value)
+
+
 class GenerationForm(forms.Form):
     """Every rule about what may be sent lives here; the composer and the CLI share it."""
 
@@ -62,13 +85,26 @@ class GenerationForm(forms.Form):
     )
     references = MultipleImageField(required=False, label="Reference images")
     # Gallery images used as references (edit / combine): the lineage link.
-    source_images = forms.ModelMultipleChoiceField(
-        queryset=Image.objects.none(), required=False, widget=forms.MultipleHiddenInput
+    source_images = IdMultipleChoiceField(
+        queryset=Image.objects.none(),
+        required=False,
+        widget=forms.MultipleHiddenInput,
+        error_messages={
+            "invalid_choice": "An image to edit from is no longer available (deleted, or not shared with you).",
+            "invalid_pk_value": "An image to edit from is no longer available (deleted, or not shared with you).",
+        },
     )
     seed = forms.IntegerField(required=False, min_value=0, max_value=2**53)
     visibility = forms.ChoiceField(choices=Generation.Visibility.choices, initial=Generation.Visibility.TEAM)
     # Set by "Remix" in the gallery: the generation this one starts from.
-    remix_of = forms.ModelChoiceField(queryset=Generation.objects.none(), required=False, widget=forms.HiddenInput)
+    remix_of = IdChoiceField(
+        queryset=Generation.objects.none(),
+        required=False,
+        widget=forms.HiddenInput,
+        error_messages={
+            "invalid_choice": "The generation to remix is no longer available (deleted, or not shared with you)."
+        },
+    )
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -135,6 +171,7 @@ class GenerationForm(forms.Form):
 class BatchForm(forms.Form):
     """Many prompts with shared defaults; every row is checked by GenerationForm."""
 
+    CSV_MAX_BYTES = 10 * 1024 * 1024
     DEFAULT_FIELDS = ("provider", "model", "aspect_ratio", "size", "n", "style", "preset", "visibility")
 
     name = forms.CharField(max_length=200, required=False)
@@ -160,6 +197,11 @@ class BatchForm(forms.Form):
         text, upload = data.get("prompts", "").strip(), data.get("csv_file")
         if bool(text) == bool(upload):
             raise ValidationError("Write prompts (one per line) or upload a CSV file — one of the two.")
+        if upload and upload.size > self.CSV_MAX_BYTES:
+            # Read whole into memory otherwise, however large (1,000 rows of 8,000 characters fit).
+            raise ValidationError(
+                f"The CSV file is {upload.size / 1_048_576:.1f} MB; the limit is {self.CSV_MAX_BYTES // 1_048_576} MB."
+            )
         defaults = {name: self.data.get(name, "") for name in self.DEFAULT_FIELDS}
         try:
             rows = batches.parse_csv(upload.read()) if upload else batches.parse_lines(text)

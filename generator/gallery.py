@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django import forms
@@ -26,6 +26,7 @@ from .providers.registry import providers
 
 PAGE_SIZE = 24
 MAX_PAGE_SIZE = 96
+MAX_OFFSET = 10**9
 
 SORTS = {
     # name: (label, field, descending)
@@ -161,9 +162,11 @@ def filtered(viewer, data: dict) -> QuerySet:
         qs = qs.filter(ratio_mismatch=True)
     if data.get("tag"):
         qs = qs.filter(tags__name=data["tag"].strip().lower())
-    if data.get("date_from"):
+    # Open-ended at the calendar's edges: the day after 9999-12-31 does not exist, and
+    # midnight of 0001-01-01 east of UTC falls before year 1 (both were a 500).
+    if data.get("date_from") and data["date_from"] > date.min:
         qs = qs.filter(generation__created_at__gte=_day_start(data["date_from"]))
-    if data.get("date_to"):
+    if data.get("date_to") and data["date_to"] < date.max - timedelta(days=1):
         qs = qs.filter(generation__created_at__lt=_day_start(data["date_to"] + timedelta(days=1)))
     if data.get("cost_min") is not None or data.get("cost_max") is not None:
         cost = _sort_field("cost")[0] if data.get("sort") == "cost" else "generation__actual_cost"
@@ -255,7 +258,7 @@ def page(viewer, data: dict, cursor: str | None = None, size: int | None = None)
     try:
         if field_name is None:
             offset = int(cursor or 0)
-            if offset < 0:
+            if not 0 <= offset <= MAX_OFFSET:  # past 64 bits the database refuses the OFFSET
                 raise BadCursor
             qs = qs.order_by(F("search_rank").desc(nulls_last=True), "-pk")
             rows = list(qs[offset : offset + size + 1])
@@ -276,7 +279,7 @@ def page(viewer, data: dict, cursor: str | None = None, size: int | None = None)
                 last = rows[size - 1]
                 value = last.generation.actual_cost if sort == "cost" else last.generation.created_at
                 next_cursor = encode_cursor([_dump_value(value), last.pk])
-    except (BadCursor, ValueError, TypeError, InvalidOperation) as exc:
+    except (BadCursor, ValueError, TypeError, InvalidOperation, OverflowError) as exc:
         raise BadCursor("This page link is invalid or out of date; start again from the first page.") from exc
     images = rows[:size]
     return Page(

@@ -8,13 +8,22 @@ from .gallery import visible_images
 from .models import Generation
 
 
+def _id(raw: str) -> int | None:
+    """A database id from a query parameter, or None: str.isdigit() also accepts "²" and
+    other Unicode digits that int() refuses, and SQLite refuses ids past 64 bits."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 19):
+        return None
+    return int(raw)
+
+
 def _visible_generation(user, raw: str) -> Generation:
-    if not raw.isdigit():
+    pk = _id(raw)
+    if pk is None:
         raise Http404("No such generation.")
     generation = (
         Generation.objects.filter(Generation.visible_q(user), deleted_at__isnull=True)
         .select_related("style", "preset")
-        .filter(pk=int(raw))
+        .filter(pk=pk)
         .first()
     )
     if generation is None:
@@ -46,8 +55,8 @@ def initial_from(params: QueryDict, user) -> dict:
             "remix_of": generation.pk,
         }
     if "edit" in params:
-        raw = params["edit"]
-        image = visible_images(user).select_related("generation").filter(pk=int(raw)).first() if raw.isdigit() else None
+        pk = _id(params["edit"])
+        image = visible_images(user).select_related("generation").filter(pk=pk).first() if pk is not None else None
         if image is None:
             raise Http404("No such image.")
         return {**_parameters(image.generation), "source_images": [image.pk]}

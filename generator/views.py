@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -24,6 +25,22 @@ from .providers.registry import providers
 
 def visible_generations(user):
     return Generation.objects.filter(Generation.visible_q(user), deleted_at__isnull=True)
+
+
+def visible_references(user, generation=None):
+    """Reference images `user` may see: those of visible generations whose gallery
+    source (if any) is visible too. An edit shares its source's file, so a source
+    made private or deleted later must not stay readable through its children."""
+    refs = ReferenceImage.objects.filter(
+        Generation.visible_q(user, "generation__"), generation__deleted_at__isnull=True
+    ).filter(
+        Q(source_image__isnull=True)
+        | (
+            Generation.visible_q(user, "source_image__generation__")
+            & Q(source_image__generation__deleted_at__isnull=True)
+        )
+    )
+    return refs if generation is None else refs.filter(generation=generation)
 
 
 def composer_context(form: GenerationForm) -> dict:
@@ -118,7 +135,7 @@ def generation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "generation": generation,
             "images": generation.images.all(),
-            "references": generation.references.select_related("source_image"),
+            "references": visible_references(request.user, generation).select_related("source_image"),
         },
     )
 
@@ -160,7 +177,7 @@ def own_batches(user):
 
 @require_GET
 def batch_list(request: HttpRequest) -> HttpResponse:
-    rows = [(b, batches.progress(b)) for b in own_batches(request.user).select_related("user")[:100]]
+    rows = batches.with_progress(own_batches(request.user).select_related("user").order_by("-created_at", "-pk"), 100)
     return render(request, "generator/batches.html", {"rows": rows})
 
 
@@ -242,12 +259,7 @@ def image_file(request: HttpRequest, pk: int, variant: str) -> HttpResponse:
 
 @require_GET
 def reference_file(request: HttpRequest, pk: int) -> HttpResponse:
-    ref = get_object_or_404(
-        ReferenceImage.objects.filter(
-            Generation.visible_q(request.user, "generation__"), generation__deleted_at__isnull=True
-        ),
-        pk=pk,
-    )
+    ref = get_object_or_404(visible_references(request.user), pk=pk)
     return _serve(ref.file.name, ref.mime_type)
 
 

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from . import gallery
 from .lineage import lineage
 from .models import Favourite, Generation, Image, Tag
+from .views import visible_references
 
 TAG_RE = re.compile(r"^[\w][\w -]{0,48}$")
 MAX_TAGS_PER_IMAGE = 20
@@ -85,7 +86,7 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "image": image,
             "generation": generation,
             "siblings": gallery.visible_images(request.user).filter(generation=generation).exclude(pk=image.pk),
-            "references": generation.references.select_related("source_image"),
+            "references": visible_references(request.user, generation),
             "lineage": lineage(image, request.user),
             "remix_of": remix_of,
             "is_favourite": Favourite.objects.filter(user=request.user, image=image).exists(),
@@ -112,7 +113,8 @@ def _tags_response(request: HttpRequest, image: Image, error: str = "") -> HttpR
             request,
             "generator/image.html#tags",
             {"image": image, "tags": image.tags.order_by("name"), "tag_error": error},
-            status=400 if error else 200,
+            # 200 even for a refused tag: htmx does not swap 4xx responses, so the
+            # reason would never reach the page.
         )
     if error:
         messages.error(request, error)

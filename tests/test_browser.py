@@ -116,3 +116,55 @@ def test_log_in_compose_wait_gallery_detail(live_server, django_user_model, work
     assert page.evaluate("document.getElementById('full-image').naturalWidth") == 688
     os.makedirs("test-artifacts", exist_ok=True)
     page.screenshot(path="test-artifacts/detail.png", full_page=True)
+
+
+@pytest.fixture
+def logged_in(live_server, django_db_serialized_rollback, transactional_db, django_user_model, page):
+    django_user_model.objects.create_user("dave", password="s3cret-banana")
+    page.set_default_timeout(10_000)
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "dave")
+    page.fill("#id_password", "s3cret-banana")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#composer")
+    return page
+
+
+def test_composer_quotes_before_the_prompt_and_presets_swap_their_style(logged_in):
+    page = logged_in
+    # No prompt yet: the price is still shown (htmx must not wait for form validation).
+    page.wait_for_selector("#quote .price")
+    page.fill("#id_n", "3")
+    page.select_option("#id_model", "gemini-3.1-flash-image-preview")
+    page.wait_for_function("document.querySelector('#quote').textContent.includes('Estimated')")
+    page.select_option("#id_preset", "ecommerce-product")
+    assert page.input_value("#id_style") == "product-photo"
+    page.select_option("#id_preset", "anime-character")
+    assert page.input_value("#id_style") == "anime"  # the previous preset's style is not carried over
+    page.select_option("#id_preset", "")
+    assert page.input_value("#id_style") == ""
+    page.select_option("#id_style", "watercolor")
+    page.select_option("#id_preset", "anime-character")
+    assert page.input_value("#id_style") == "watercolor"  # a style the user chose stays
+
+
+def test_a_refused_tag_says_why_in_the_page(logged_in, live_server, make_generation, django_user_model):
+    image = make_generation(owner=django_user_model.objects.get(username="dave")).images.get()
+    page = logged_in
+    page.goto(f"{live_server.url}{image.get_absolute_url()}")
+    page.fill(".tag-form input[type=text]", "!!")
+    page.click(".tag-form button")
+    page.wait_for_selector("#tags .error")
+    assert "A tag is 1–50 letters" in page.inner_text("#tags")
+
+
+def test_pages_fit_a_phone_screen(logged_in, live_server, make_generation, django_user_model):
+    dave = django_user_model.objects.get(username="dave")
+    generation = make_generation(owner=dave, prompt="a very long prompt " * 8)
+    page = logged_in
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ["/", "/gallery/", "/generations/", generation.get_absolute_url(), "/spend/", "/batches/new/"]:
+        page.goto(f"{live_server.url}{path}")
+        # Wide tables scroll inside their box; the page itself never scrolls sideways.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        assert "{#" not in page.inner_text("body"), path

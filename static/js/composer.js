@@ -38,11 +38,15 @@
 
   provider.addEventListener("change", () => { syncModels(); syncModel(); });
   model.addEventListener("change", () => syncModel(ratio.value, size.value));
+  // A preset sets its style unless the user chose another one themselves: the style a
+  // previous preset set is replaced (or cleared), not carried over to the next preset.
+  let presetStyle = "";
   preset.addEventListener("change", () => {
     const p = config.presets[preset.value];
+    if (style && style.value === presetStyle) style.value = (p && p.style) || "";
+    presetStyle = style && p && p.style && style.value === p.style ? p.style : "";
     if (!p) return;
     syncModel(p.ratio || ratio.value, p.size || size.value);
-    if (p.style && style && !style.value) style.value = p.style;
     form.dispatchEvent(new Event("change"));
   });
   syncModels();
