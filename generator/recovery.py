@@ -32,7 +32,13 @@ def cancel(generation: Generation) -> bool:
         Generation.objects.filter(pk=generation.pk, status__in=[Status.QUEUED, Status.RUNNING]).update(
             cancel_requested=True
         )
-        canceled = _cancel_queued(generation.pk, "Canceled before it was sent.")
+        generation.refresh_from_db(fields=["attempts"])
+        message = (
+            f"Canceled while waiting to retry, after {generation.attempts} attempt(s); nothing more was sent."
+            if generation.attempts
+            else "Canceled before it was sent."
+        )
+        canceled = _cancel_queued(generation.pk, message)
     if canceled:
         generation.refresh_from_db()
     return canceled

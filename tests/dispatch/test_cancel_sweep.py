@@ -170,3 +170,18 @@ def test_without_deferral_the_sweeper_rings_a_retry_as_soon_as_it_is_due(fake, g
     assert dispatch.sweep()["rung"] == 1
     generation.refresh_from_db()
     assert generation.status == "succeeded" and generation.attempts == 2
+
+
+def test_canceling_a_job_waiting_to_retry_says_so(fake, gemini):
+
+    fake.script(error(503))
+    generation = gemini()
+    assert dispatch.run(generation.pk) == "queued"
+    assert dispatch.cancel(generation)
+    generation.refresh_from_db()
+    assert generation.status == "canceled"
+    assert generation.error_message == "Canceled while waiting to retry, after 1 attempt(s); nothing more was sent."
+    fresh = gemini()
+    assert dispatch.cancel(fresh)
+    fresh.refresh_from_db()
+    assert fresh.error_message == "Canceled before it was sent."
