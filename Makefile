@@ -34,14 +34,16 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py seed_defaults
-	$(PY) manage.py ensure_admin
+	$(PY) manage.py ensure_admin --url http://$(HOST):$(PORT)/
 
 run: migrate
 	@echo "Web on http://$(HOST):$(PORT)/ and a worker with $(WORKERS) threads. Ctrl-C stops both."
-	@trap 'kill 0' INT TERM; \
+	@# Stop both halves on Ctrl-C or TERM, and the other half when one exits (a busy
+	@# port, a crash). ('kill 0' in a TERM trap would signal this shell again: endless.)
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; trap 'exit 130' INT TERM; \
 	$(PY) manage.py run_huey --workers $(WORKERS) --worker-type thread & \
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload & \
-	wait
+	wait -n
 
 web: migrate
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
