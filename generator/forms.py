@@ -52,6 +52,42 @@ class IdMultipleChoiceField(forms.ModelMultipleChoiceField):
         return super()._check_values(value)
 
 
+def _not_one_of(what: str, value, valid: list[str], hint: str = "") -> ValidationError:
+    choices = ", ".join(valid) or "none"
+    return ValidationError(f"no {what} {value!r}; choose one of {choices}{hint}.", code="invalid_choice")
+
+
+class ProviderChoiceField(forms.ChoiceField):
+    """Names the configured providers when given another (the CLI and batch files type it)."""
+
+    def validate(self, value):
+        try:
+            super().validate(value)
+        except ValidationError as exc:
+            if exc.code != "invalid_choice":
+                raise
+            names = [str(name) for name, _ in self.choices]
+            hint = " (the others are switched on by their environment variables: see the README)"
+            raise _not_one_of("configured provider", value, names, hint) from None
+
+
+class SlugChoiceField(forms.ModelChoiceField):
+    """A model choice by slug or id that lists the valid ones when given another."""
+
+    def __init__(self, *args, what: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.what = what
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except ValidationError as exc:
+            if exc.code != "invalid_choice":
+                raise
+            valid = list(self.queryset.values_list(self.to_field_name, flat=True))
+            raise _not_one_of(self.what, value, valid) from None
+
+
 class GenerationForm(forms.Form):
     """Every rule about what may be sent lives here; the composer and the CLI share it."""
 
@@ -64,24 +100,29 @@ class GenerationForm(forms.Form):
             "max_length": "The prompt is %(show_value)d characters; the limit is %(limit_value)d.",
         },
     )
-    provider = forms.ChoiceField(choices=provider_choices)
-    model = forms.ModelChoiceField(
-        queryset=ModelCapability.objects.filter(active=True), to_field_name="model_id", empty_label=None
+    provider = ProviderChoiceField(choices=provider_choices)
+    model = SlugChoiceField(
+        queryset=ModelCapability.objects.filter(active=True),
+        to_field_name="model_id",
+        empty_label=None,
+        what="active model",
     )
     aspect_ratio = forms.CharField(max_length=8, initial="1:1")
     size = forms.CharField(max_length=8, initial="1K")
     n = forms.IntegerField(min_value=1, max_value=4, initial=1, label="Images")
-    style = forms.ModelChoiceField(
+    style = SlugChoiceField(
         queryset=StylePreset.objects.filter(active=True),
         to_field_name="slug",
         required=False,
         empty_label="No style",
+        what="active style",
     )
-    preset = forms.ModelChoiceField(
+    preset = SlugChoiceField(
         queryset=Preset.objects.filter(active=True),
         to_field_name="slug",
         required=False,
         empty_label="No use-case preset",
+        what="active use-case preset",
     )
     references = MultipleImageField(required=False, label="Reference images")
     # Gallery images used as references (edit / combine): the lineage link.

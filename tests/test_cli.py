@@ -83,7 +83,12 @@ def test_generate_with_style_preset_n_and_refs(admin_user, tmp_path):
     [
         (["x", "--aspect-ratio", "7:3"], "--aspect-ratio: Nano Banana Pro does not support aspect ratio 7:3"),
         (["x", "--size", "512"], "--size: Nano Banana Pro does not support size 512"),
-        (["x", "--model", "nope"], "--model: Select a valid choice"),
+        (["x", "--model", "nope"], "--model: no active model 'nope'; choose one of gemini-3-pro-image-preview"),
+        (["x", "--provider", "gemini"], "--provider: no configured provider 'gemini'; choose one of demo"),
+        (["x", "--style", "nope"], "--style: no active style 'nope'; choose one of .*watercolor"),
+        (["x", "--preset", "nope"], "--preset: no active use-case preset 'nope'; choose one of .*phone-wallpaper"),
+        (["x", "--ref", __file__], "--ref: test_cli.py is not an image"),
+        (["x", "--wait", "--timeout", "0"], "--timeout: 0 s; give a number of seconds above 0"),
         (["x", "--n", "9"], "--n: Ensure this value is less than or equal to 4"),
         (["x", "--ref", "/no/such/file.png"], "--ref /no/such/file.png: no such file"),
         (["x", "--user", "nobody"], "No user named 'nobody'"),
@@ -113,3 +118,31 @@ def test_failed_generation_exits_non_zero(admin_user, monkeypatch):
     with pytest.raises(CommandError, match="failed: Gemini rejected the request"):
         call_command("generate", "x", "--wait", "--json", stdout=StringIO())
     assert Generation.objects.get().status == "failed"
+
+
+def test_ensure_admin_prints_the_url_it_is_given(db):
+    out = StringIO()
+    call_command("ensure_admin", "--url", "http://127.0.0.1:8041/", stdout=out)
+    call_command("ensure_admin", "--url", "http://127.0.0.1:8041/", stdout=out)
+    assert "8000" not in out.getvalue()
+    assert out.getvalue().count("Log in at http://127.0.0.1:8041/") == 2
+
+
+def test_generate_batch_reads_prompts_from_stdin(admin_user, monkeypatch):
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"# prompts\na cat\n\na dog\n")))
+    out = StringIO()
+    call_command("generate_batch", "-", "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["total"] == 2
+    assert [g.prompt for g in Generation.objects.order_by("id")] == ["a cat", "a dog"]
+
+
+def test_generate_batch_names_the_valid_styles_for_a_bad_row(admin_user, tmp_path):
+    csv_file = tmp_path / "prompts.csv"
+    csv_file.write_text("prompt,style\na cat,\na dog,nope\n")
+    with pytest.raises(CommandError, match="Line 3: style: no active style 'nope'; choose one of .*watercolor"):
+        call_command("generate_batch", str(csv_file), stdout=StringIO())
+    assert Generation.objects.count() == 0

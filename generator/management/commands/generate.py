@@ -45,6 +45,10 @@ def generation_json(generation: Generation) -> dict:
     }
 
 
+# Form fields whose command-line option has another name.
+OPTION_OF_FIELD = {"references": "--ref"}
+
+
 class Command(BaseCommand):
     help = "Generate images from the command line (same rules, queue and storage as the web composer)."
 
@@ -66,6 +70,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, **opts) -> None:
+        if opts["timeout"] <= 0:
+            raise CommandError(f"--timeout: {opts['timeout']:g} s; give a number of seconds above 0.")
         user = get_user_model().objects.filter(username=opts["user"]).first()
         if user is None:
             raise CommandError(f"No user named {opts['user']!r}. Create one in the admin or pass --user.")
@@ -73,7 +79,7 @@ class Command(BaseCommand):
         if not form.is_valid():
             problems = []
             for field, errors in form.errors.items():
-                label = "" if field == "__all__" else f"--{field.replace('_', '-')}: "
+                label = "" if field == "__all__" else f"{OPTION_OF_FIELD.get(field, '--' + field.replace('_', '-'))}: "
                 problems.extend(f"{label}{e}" for e in errors)
             raise CommandError("; ".join(problems))
         try:

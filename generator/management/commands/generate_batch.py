@@ -7,6 +7,7 @@ style, ratio and size columns; any bad line is reported by number and nothing is
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -25,7 +26,9 @@ class Command(BaseCommand):
     help = "Queue one generation per prompt in a file (text: one per line; .csv: prompt, style, ratio, size)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", help="a .txt file with one prompt per line, or a .csv file ('-' for stdin text)")
+        parser.add_argument(
+            "file", help="a .txt file with one prompt per line, or a .csv file ('-': standard input, text unless --csv)"
+        )
         parser.add_argument("--csv", action="store_true", help="read the file as CSV whatever its name")
         parser.add_argument("--name", default="", help="batch name")
         parser.add_argument("--model", help="default model id (default: first active)")
@@ -42,11 +45,14 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, **opts) -> None:
+        if opts["timeout"] <= 0:
+            raise CommandError(f"--timeout: {opts['timeout']:g} s; give a number of seconds above 0.")
         user = get_user_model().objects.filter(username=opts["user"]).first()
         if user is None:
             raise CommandError(f"No user named {opts['user']!r}. Create one in the admin or pass --user.")
         path = Path(opts["file"])
-        if not path.is_file():
+        from_stdin = opts["file"] == "-"
+        if not from_stdin and not path.is_file():
             raise CommandError(f"{path}: no such file.")
         model_id = opts["model"] or getattr(ModelCapability.objects.filter(active=True).first(), "model_id", "")
         capability = ModelCapability.objects.filter(model_id=model_id).first()
@@ -61,17 +67,20 @@ class Command(BaseCommand):
             "visibility": Generation.Visibility.PRIVATE if opts["private"] else Generation.Visibility.TEAM,
         }
         try:
+            data = sys.stdin.buffer.read() if from_stdin else path.read_bytes()
             if opts["csv"] or path.suffix.lower() == ".csv":
-                rows = batches.parse_csv(path.read_bytes())
+                rows = batches.parse_csv(data)
             else:
-                rows = batches.parse_lines(path.read_text(encoding="utf-8"))
+                rows = batches.parse_lines(data.decode("utf-8"))
             cleaned = batches.validate(rows, defaults, user)
         except batches.BatchInputError as exc:
             raise CommandError("nothing was queued:\n  " + "\n  ".join(exc.errors)) from None
         except UnicodeDecodeError:
-            raise CommandError(f"{path} is not UTF-8 text; nothing was queued.") from None
+            raise CommandError(
+                f"{'standard input' if from_stdin else path} is not UTF-8 text; nothing was queued."
+            ) from None
         try:
-            batch = batches.create(user, cleaned, opts["name"] or path.name)
+            batch = batches.create(user, cleaned, opts["name"] or ("stdin" if from_stdin else path.name))
         except BudgetExceeded as exc:
             raise CommandError(f"The batch does not fit the budget; nothing was queued. {exc.message}") from None
         if opts["wait"]:
