@@ -268,5 +268,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # run_huey adds its own handler to a "huey" logger that has none, and the root
+        # handler then printed every worker line twice.
+        "huey": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO"), "propagate": False},
     },
 }

@@ -64,3 +64,16 @@ def test_an_idle_worker_picks_up_a_new_job_within_a_second():
 
     config = ConsumerConfig(**{**settings.HUEY["consumer"], "workers": 4, "worker_type": "thread"})
     assert config.max_delay <= 1.0
+
+
+def test_worker_log_lines_are_printed_once():
+    """run_huey gives the "huey" logger a handler of its own when it has none; with the
+    root handler as well, every worker line was printed twice."""
+    import logging
+
+    import django
+
+    django.setup()
+    logger = logging.getLogger("huey")
+    assert logger.handlers
+    assert not logger.propagate

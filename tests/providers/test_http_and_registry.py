@@ -231,3 +231,18 @@ def test_registry_rejects_mistyped_fields(monkeypatch, field, value):
     monkeypatch.setenv("PROVIDERS_JSON", json.dumps([provider]))
     with pytest.raises(ImproperlyConfigured, match=field):
         registry.providers()
+
+
+def test_fake_server_prints_no_traceback_for_a_client_that_hangs_up(fake_gemini, capsys):
+    """bench.faults and bench.crash drop connections on purpose (read timeouts, killed
+    workers): the fake must not answer each with a traceback on stderr."""
+    import socket
+    import struct
+    import time
+
+    sock = socket.create_connection((fake_gemini.host, fake_gemini.port))
+    sock.sendall(b"POST /v1beta/models/x:generateContent HTTP/1.1\r\nHost: x\r\n")  # then a reset
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+    time.sleep(0.5)
+    assert "Traceback" not in capsys.readouterr().err
